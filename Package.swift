@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "imgsec",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "imgsec", targets: ["imgsec"]),
+        .library(name: "UpdateEngine", targets: ["UpdateEngine"]),
+        .library(name: "ImageInspect", targets: ["ImageInspect"]),
+        .library(name: "OPSRunner", targets: ["OPSRunner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C modules: no logic, one importer each.
+        .systemLibrary(
+            name: "CGuestfs", path: "Sources/CGuestfs", pkgConfig: "libguestfs",
+            providers: [.apt(["libguestfs-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+
+        // Pure Swift: parse, compare, decide. Never imports ImageInspect, OPSRunner or their C modules.
+        .target(
+            name: "UpdateEngine",
+            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        // Images: libguestfs, read-only.
+        .target(
+            name: "ImageInspect",
+            dependencies: ["CGuestfs", "UpdateEngine", .product(name: "Logging", package: "swift-log")]),
+        // Online Penetration Suite.
+        .target(
+            name: "OPSRunner",
+            dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "imgsec",
+            dependencies: [
+                "UpdateEngine", "ImageInspect", "OPSRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "UpdateEngineTests", dependencies: ["UpdateEngine"]),
+        .testTarget(name: "ImageInspectTests", dependencies: ["ImageInspect", "UpdateEngine"]),
+        .testTarget(name: "OPSRunnerTests", dependencies: ["OPSRunner"]),
+        .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine"]),
+    ]
+)

@@ -1,0 +1,16 @@
+// Why this shim exists: libguestfs's optional-argument bitmasks are macros built on UINT64_C,
+// which Swift does not import, and its `*_opts` entry points are variadic. Swift calls the
+// `*_argv` variants with these constants instead (as libguestfs's own language bindings do).
+#pragma once
+#include <guestfs.h>
+#include <stdint.h>
+
+static const uint64_t cguestfs_add_drive_opts_readonly_bitmask = GUESTFS_ADD_DRIVE_OPTS_READONLY_BITMASK;
+static const uint64_t cguestfs_add_drive_opts_format_bitmask = GUESTFS_ADD_DRIVE_OPTS_FORMAT_BITMASK;
+static const uint64_t cguestfs_add_drive_opts_name_bitmask = GUESTFS_ADD_DRIVE_OPTS_NAME_BITMASK;
+static const uint64_t cguestfs_add_drive_opts_label_bitmask = GUESTFS_ADD_DRIVE_OPTS_LABEL_BITMASK;
+static const uint64_t cguestfs_add_drive_opts_cachemode_bitmask = GUESTFS_ADD_DRIVE_OPTS_CACHEMODE_BITMASK;
+static const uint64_t cguestfs_read_lines_bitmask = 0;
+
+static const unsigned cguestfs_create_no_environment = GUESTFS_CREATE_NO_ENVIRONMENT;
+static const unsigned cguestfs_create_no_close_on_exit = GUESTFS_CREATE_NO_CLOSE_ON_EXIT;

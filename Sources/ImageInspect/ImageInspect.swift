@@ -1,0 +1,2 @@
+internal import CGuestfs
+import UpdateEngine

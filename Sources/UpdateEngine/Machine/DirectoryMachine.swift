@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The files of a machine whose root filesystem is a directory on the host (`--root DIR`):
+/// a debootstrap tree, an unpacked container, a mounted filesystem.
+///
+/// Links are resolved component by component as the machine itself would see them: an absolute
+/// target restarts at the machine's root, never at the host's, so no link can reach host files.
+public struct DirectoryMachine: MachineFiles {
+    /// The host directory that is the machine's `/`.
+    public let root: String
+    public var displayName: String { root }
+
+    public init(root: String) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    private static let maxLinkHops = 40
+
+    /// Resolves a machine path to a host path with every link followed inside the machine.
+    /// Returns nil when some component does not exist.
+    func resolve(_ path: String) throws -> String? {
+        var pending = MachinePath.components(path)
+        var resolved: [String] = []
+        var hops = 0
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            if name == ".." { if !resolved.isEmpty { resolved.removeLast() }; continue }
+            if name == "." { continue }
+            let host = hostPath(resolved + [name])
+            var st = stat()
+            guard lstat(host, &st) == 0 else { return nil }
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                hops += 1
+                guard hops <= Self.maxLinkHops else {
+                    throw MachineFilesError(.linkLoop, machine: displayName, path: path,
+                                            detail: "has more than \(Self.maxLinkHops) levels of symbolic links")
+                }
+                guard let target = readLink(host) else { return nil }
+                let targetParts = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+                if target.hasPrefix("/") { resolved = [] }
+                pending = targetParts + pending
+            } else {
+                resolved.append(name)
+            }
+        }
+        return hostPath(resolved)
+    }
+
+    private func hostPath(_ parts: [String]) -> String {
+        parts.isEmpty ? root : root + "/" + parts.joined(separator: "/")
+    }
+
+    private func readLink(_ host: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(host, &buffer, 4096)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func read(_ path: String, limit: Int) throws -> [UInt8]? {
+        guard let host = try resolve(path) else { return nil }
+        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ELOOP { return nil }
+            throw MachineFilesError(.io, machine: displayName, path: path, detail: "cannot be opened: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard Int(st.st_size) <= limit else { throw MachineFilesError.tooLarge(machine: displayName, path: path, limit: limit) }
+        var out = [UInt8]()
+        out.reserveCapacity(Int(st.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MachineFilesError(.io, machine: displayName, path: path, detail: "cannot be read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { throw MachineFilesError.tooLarge(machine: displayName, path: path, limit: limit) }
+        }
+        return out
+    }
+
+    public func list(_ directory: String) throws -> [String]? {
+        guard let host = try resolve(directory), let dir = opendir(host) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,2 @@
+import UpdateEngine
+print("imgsec")
