@@ -10,7 +10,10 @@ static const uint64_t cguestfs_add_drive_opts_format_bitmask = GUESTFS_ADD_DRIVE
 static const uint64_t cguestfs_add_drive_opts_name_bitmask = GUESTFS_ADD_DRIVE_OPTS_NAME_BITMASK;
 static const uint64_t cguestfs_add_drive_opts_label_bitmask = GUESTFS_ADD_DRIVE_OPTS_LABEL_BITMASK;
 static const uint64_t cguestfs_add_drive_opts_cachemode_bitmask = GUESTFS_ADD_DRIVE_OPTS_CACHEMODE_BITMASK;
-static const uint64_t cguestfs_read_lines_bitmask = 0;
 
-static const unsigned cguestfs_create_no_environment = GUESTFS_CREATE_NO_ENVIRONMENT;
-static const unsigned cguestfs_create_no_close_on_exit = GUESTFS_CREATE_NO_CLOSE_ON_EXIT;
+
+// guestfs_create_flags is variadic: this is the one call imgsec makes of it. No environment variables
+// (LIBGUESTFS_*) are read by the handle; imgsec sets what it needs explicitly.
+static inline guestfs_h *cguestfs_create(void) {
+    return guestfs_create_flags(GUESTFS_CREATE_NO_ENVIRONMENT);
+}

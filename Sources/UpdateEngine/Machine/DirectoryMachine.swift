@@ -20,36 +20,20 @@ public struct DirectoryMachine: MachineFiles {
         self.root = r
     }
 
-    private static let maxLinkHops = 40
-
     /// Resolves a machine path to a host path with every link followed inside the machine.
     /// Returns nil when some component does not exist.
     func resolve(_ path: String) throws -> String? {
-        var pending = MachinePath.components(path)
-        var resolved: [String] = []
-        var hops = 0
-        while !pending.isEmpty {
-            let name = pending.removeFirst()
-            if name == ".." { if !resolved.isEmpty { resolved.removeLast() }; continue }
-            if name == "." { continue }
-            let host = hostPath(resolved + [name])
+        guard let inside = try MachinePath.resolve(path, machine: displayName, lstat: { p in
             var st = stat()
-            guard lstat(host, &st) == 0 else { return nil }
-            if (st.st_mode & S_IFMT) == S_IFLNK {
-                hops += 1
-                guard hops <= Self.maxLinkHops else {
-                    throw MachineFilesError(.linkLoop, machine: displayName, path: path,
-                                            detail: "has more than \(Self.maxLinkHops) levels of symbolic links")
-                }
-                guard let target = readLink(host) else { return nil }
-                let targetParts = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-                if target.hasPrefix("/") { resolved = [] }
-                pending = targetParts + pending
-            } else {
-                resolved.append(name)
+            guard lstat(hostPath(MachinePath.components(p)), &st) == 0 else { return nil }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK: return .link
+            case S_IFDIR: return .directory
+            case S_IFREG: return .file
+            default: return .other
             }
-        }
-        return hostPath(resolved)
+        }, readlink: { p in readLink(hostPath(MachinePath.components(p))) }) else { return nil }
+        return hostPath(MachinePath.components(inside))
     }
 
     private func hostPath(_ parts: [String]) -> String {

@@ -67,6 +67,37 @@ public enum MachinePath {
         "/" + components.joined(separator: "/")
     }
 
+    /// What a path names, without following a final symbolic link.
+    public enum Kind: Sendable { case file, directory, link, other }
+
+    /// Resolves `path` inside a machine, following every symbolic link the way the machine itself would:
+    /// an absolute target restarts at the machine's root, `..` never climbs above it, and more than
+    /// `maxHops` links is a loop. `lstat` tells what a (link-free) path is, nil when it does not exist;
+    /// `readlink` reads a link's target. Returns the link-free path, or nil when some component is missing.
+    public static func resolve(_ path: String, machine: String, maxHops: Int = 40,
+                               lstat: (String) throws -> Kind?, readlink: (String) throws -> String?) throws -> String? {
+        var pending = components(path)
+        var resolved: [String] = []
+        var hops = 0
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            if name == "." { continue }
+            if name == ".." { if !resolved.isEmpty { resolved.removeLast() }; continue }
+            guard let kind = try lstat(join(resolved + [name])) else { return nil }
+            guard kind == .link else { resolved.append(name); continue }
+            hops += 1
+            guard hops <= maxHops else {
+                throw MachineFilesError(.linkLoop, machine: machine, path: path,
+                                        detail: "has more than \(maxHops) levels of symbolic links")
+            }
+            guard let target = try readlink(join(resolved + [name])) else { return nil }
+            if target.hasPrefix("/") { resolved = [] }
+            let targetParts = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            pending = targetParts + pending
+        }
+        return join(resolved)
+    }
+
     /// The directory part of an absolute path ("/etc/apt/sources.list" → "/etc/apt").
     public static func dirname(_ path: String) -> String {
         let parts = components(path)

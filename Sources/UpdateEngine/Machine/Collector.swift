@@ -1,0 +1,167 @@
+import Foundation
+
+/// Copies the package-management files of a machine into a ``SnapshotMachine``: os-release, the dpkg and
+/// rpm databases, apt, yum and dnf configuration, and the keyrings apt trusts.
+///
+/// The same collector runs on a root directory and on a libguestfs guest, so both give the same input to
+/// the parsers. Each file has a size cap; a file over its cap is reported and left out, the rest goes on.
+public struct Collector: Sendable {
+    /// Size caps, in bytes.
+    public struct Limits: Sendable {
+        public var config = 4 << 20
+        public var packageDatabase = 2 << 30
+        public var keyring = 8 << 20
+        public var maxDirectoryEntries = 4096
+        public init() {}
+    }
+
+    public var limits: Limits
+
+    public init(limits: Limits = Limits()) { self.limits = limits }
+
+    /// Files read whole when present.
+    static let configFiles = [
+        "/etc/os-release", "/usr/lib/os-release", "/etc/hostname", "/etc/debian_version",
+        "/etc/redhat-release", "/etc/system-release", "/etc/centos-release", "/etc/mariner-release",
+        "/var/lib/dpkg/arch",
+        "/etc/apt/sources.list", "/etc/apt/preferences", "/etc/apt/apt.conf",
+        "/etc/yum.conf", "/etc/dnf/dnf.conf",
+    ]
+    /// Directories whose entries (with one of the suffixes, or all when none) are read.
+    static let configDirectories: [(String, [String])] = [
+        ("/etc/apt/sources.list.d", [".list", ".sources"]),
+        ("/etc/apt/preferences.d", []),
+        ("/etc/apt/apt.conf.d", []),
+        ("/etc/yum.repos.d", [".repo"]),
+        ("/etc/dnf/vars", []),
+        ("/etc/yum/vars", []),
+        ("/etc/dnf/modules.d", [".module"]),
+    ]
+    static let keyringDirectories = ["/etc/apt/trusted.gpg.d"]
+    static let keyringFiles = ["/etc/apt/trusted.gpg"]
+    /// Where rpm keeps its database, newest layout first, and the file names of its three formats.
+    public static let rpmDatabaseDirectories = ["/usr/lib/sysimage/rpm", "/var/lib/rpm", "/usr/share/rpm"]
+    public static let rpmDatabaseFiles = ["rpmdb.sqlite", "Packages.db", "Packages"]
+
+    /// What the collector found: the files, and one line for each file it had to leave out.
+    public struct Result: Sendable {
+        public var files: SnapshotMachine
+        public var diagnostics: [String]
+        /// Paths found, in the order they were read, with their sizes.
+        public var found: [(path: String, size: Int)]
+    }
+
+    /// Reads everything from `machine`. Blocks while the machine reads.
+    public func collect(from machine: MachineFiles) -> Result {
+        var snapshot = SnapshotMachine(displayName: machine.displayName)
+        var diagnostics: [String] = []
+        var found: [(String, Int)] = []
+
+        func take(_ path: String, limit: Int) {
+            do {
+                if let bytes = try machine.read(path, limit: limit) {
+                    snapshot.add(path, bytes)
+                    found.append((path, bytes.count))
+                }
+            } catch {
+                diagnostics.append("\(error)")
+            }
+        }
+        func entries(_ directory: String, suffixes: [String]) -> [String] {
+            do {
+                guard let names = try machine.list(directory) else { return [] }
+                let chosen = names.filter { name in
+                    !name.hasPrefix(".") && (suffixes.isEmpty || suffixes.contains { name.hasSuffix($0) })
+                }
+                if chosen.count > limits.maxDirectoryEntries {
+                    diagnostics.append("\(machine.displayName): \(directory) has \(chosen.count) entries; read the first \(limits.maxDirectoryEntries).")
+                }
+                return chosen.prefix(limits.maxDirectoryEntries).map { directory + "/" + $0 }
+            } catch {
+                diagnostics.append("\(error)")
+                return []
+            }
+        }
+
+        for path in Self.configFiles { take(path, limit: limits.config) }
+        for (directory, suffixes) in Self.configDirectories {
+            for path in entries(directory, suffixes: suffixes) { take(path, limit: limits.config) }
+        }
+
+        // dpkg: the status file, and distroless images' status.d/ (one file per package).
+        take("/var/lib/dpkg/status", limit: limits.packageDatabase)
+        for path in entries("/var/lib/dpkg/status.d", suffixes: []) where !path.hasSuffix(".md5sums") {
+            take(path, limit: limits.config)
+        }
+
+        // rpm: every database file wherever it lives; the parsers pick which one rpm would use.
+        for directory in Self.rpmDatabaseDirectories {
+            for name in Self.rpmDatabaseFiles { take(directory + "/" + name, limit: limits.packageDatabase) }
+        }
+
+        // Keyrings apt trusts: trusted.gpg(.d) and every file a source's Signed-By names.
+        for path in Self.keyringFiles { take(path, limit: limits.keyring) }
+        for directory in Self.keyringDirectories {
+            for path in entries(directory, suffixes: [".gpg", ".asc"]) { take(path, limit: limits.keyring) }
+        }
+        for path in Self.signedByPaths(in: snapshot) where snapshot.files[path] == nil {
+            take(path, limit: limits.keyring)
+        }
+        return Result(files: snapshot, diagnostics: diagnostics, found: found)
+    }
+
+    /// Absolute paths named by `signed-by=` options and `Signed-By:` fields of the collected apt sources.
+    static func signedByPaths(in snapshot: SnapshotMachine) -> [String] {
+        var paths: [String] = []
+        for (path, bytes) in snapshot.files.sorted(by: { $0.key < $1.key })
+        where path == "/etc/apt/sources.list" || path.hasPrefix("/etc/apt/sources.list.d/") {
+            let text = String(decoding: bytes, as: UTF8.self)
+            for line in text.split(whereSeparator: \.isNewline) {
+                let lower = line.lowercased()
+                var values: [Substring] = []
+                if let r = lower.range(of: "signed-by=") {
+                    let rest = line[r.upperBound...]
+                    values = [rest.prefix(while: { $0 != " " && $0 != "]" && $0 != "\t" })]
+                    values = values.flatMap { $0.split(separator: ",") }
+                } else if lower.hasPrefix("signed-by:") {
+                    values = line.dropFirst("signed-by:".count).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+                }
+                for value in values where value.hasPrefix("/") { paths.append(String(value)) }
+            }
+        }
+        return paths
+    }
+}
+
+extension Collector.Result {
+    /// Which package database the machine carries: dpkg's status (or distroless status.d), else rpm's.
+    public var packageFormat: PackageFormat? {
+        if files.files["/var/lib/dpkg/status"] != nil || files.files.keys.contains(where: { $0.hasPrefix("/var/lib/dpkg/status.d/") }) {
+            return .deb
+        }
+        for directory in Collector.rpmDatabaseDirectories {
+            for name in Collector.rpmDatabaseFiles where files.files[directory + "/" + name] != nil { return .rpm }
+        }
+        return nil
+    }
+
+    /// The machine's os-release: `/etc/os-release`, else `/usr/lib/os-release` (os-release(5)).
+    public var osRelease: OSRelease? {
+        (files.files["/etc/os-release"] ?? files.files["/usr/lib/os-release"]).map(OSRelease.init(parsing:))
+    }
+
+    /// The first line of `/etc/hostname`.
+    public var hostname: String? {
+        files.files["/etc/hostname"].flatMap { bytes in
+            String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map { $0.trimmingSpaces() }
+        }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// OS facts derived from the files alone (used for root directories, and for images unless
+    /// libguestfs's full inspection was asked for).
+    public func facts(arch: String?) -> OSFacts {
+        var facts = OSFacts.from(release: osRelease, hostname: hostname, packageFormat: packageFormat)
+        facts.arch = arch
+        return facts
+    }
+}

@@ -1,2 +1,0 @@
-import UpdateEngine
-print("imgsec")

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Builds imgsec's test images from debootstrap (never committed), once: later runs reuse them.
+#
+#   scripts/build-test-images.sh [--demo-only]
+#
+# Output directory: $IMGSEC_TEST_IMAGES (default /var/tmp/imgsec-test-images). Each image comes with the
+# real tool's answer for its root filesystem, computed here from the rootfs and not by imgsec:
+#   NAME.expected.tsv   dpkg-query -W (name, version, arch) of the rootfs, or the rpm golden list
+#   NAME.os             the OS facts from the rootfs's os-release (ID, VERSION_ID)
+# Images:
+#   deb12.qcow2      Debian 12 minbase + openssh-server, GPT-partitioned disk, qcow2
+#   deb12.raw        the same root filesystem as a bare ext4 (no partition table), raw
+#   deb11.qcow2      Debian 11 minbase, MBR-partitioned, qcow2
+#   deb12-lvm.qcow2  Debian 12 with its root on an LVM logical volume
+#   mariner.qcow2    rpm family: a CBL-Mariner 2.0 root with its real rpmdb.sqlite
+#   centos7.raw      rpm family: a CentOS 7 root with its real Berkeley DB Packages
+#   two-roots.qcow2  two operating systems on one disk (Debian 12 and CentOS 7)
+#   luks.qcow2       an encrypted (LUKS) volume only
+#   empty.qcow2      a blank disk
+#   backing.qcow2    a qcow2 overlay whose backing file is deb12.qcow2
+#   notimage.img     a text file
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+demo_only=0
+[ "${1:-}" = "--demo-only" ] && demo_only=1
+
+imgsec_apt_install debootstrap qemu-utils e2fsprogs fdisk xz-utils dpkg libguestfs-tools libguestfs-xfs linux-image-amd64 cryptsetup-bin lvm2
+export LIBGUESTFS_BACKEND_SETTINGS=force_tcg   # KVM hangs on this kind of machine; guestfish is only a builder here
+
+out=$(imgsec_images_dir)
+mkdir -p "$out"
+cd "$out"
+mirror=$(imgsec_debian_mirror)
+
+# debootstrap SUITE DIR [extra --include]
+rootfs() {
+  local suite=$1 dir=$2 include=${3:-}
+  [ -f "$dir/.imgsec-complete" ] && return 0
+  rm -rf "$dir"
+  echo "imgsec: debootstrap $suite into $dir (a few minutes)" >&2
+  debootstrap --variant=minbase ${include:+--include=$include} "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 \
+    || { tail -20 "$dir.log" >&2; return 1; }
+  echo "$(hostname -s 2>/dev/null || echo imgsec)-$suite" > "$dir/etc/hostname"
+  touch "$dir/.imgsec-complete"
+}
+
+# The real answers for a Debian rootfs: dpkg-query on its own database.
+deb_expected() {
+  local dir=$1 name=$2
+  dpkg-query --admindir="$dir/var/lib/dpkg" -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n' \
+    | awk -F'\t' '$1 ~ /^[ih]i/ { print $2 "\t" $3 "\t" $4 }' | sort > "$name.expected.tsv"
+  os_facts "$dir" > "$name.os"
+}
+
+os_facts() {
+  ( . "$1/etc/os-release"; printf 'ID=%s\nVERSION_ID=%s\n' "$ID" "${VERSION_ID:-}" )
+}
+
+# ext4 filesystem image of a directory: mkfs_dir DIR FILE (size from du + headroom).
+mkfs_dir() {
+  local dir=$1 file=$2
+  local kb
+  kb=$(du -sk --exclude=.imgsec-complete "$dir" | cut -f1)
+  rm -f "$file"
+  truncate -s $(( (kb * 13 / 10 + 65536) * 1024 )) "$file"
+  mkfs.ext4 -q -F -L root -d "$dir" "$file"
+}
+
+# Partitioned disk holding filesystem images: disk_with LABELTYPE OUT FS...
+disk_with() {
+  local label=$1 outfile=$2; shift 2
+  local total=2048 f sizes=()
+  for f in "$@"; do sizes+=( $(( ($(stat -c %s "$f") + 1048575) / 1048576 )) ); total=$(( total + ${sizes[-1]} + 1 )); done
+  rm -f "$outfile"; truncate -s "${total}M" "$outfile"
+  local script="label: $label"$'\n' i=0
+  for f in "$@"; do script+="size=${sizes[$i]}MiB, type=linux"$'\n'; i=$((i+1)); done
+  echo "$script" | sfdisk -q "$outfile"
+  local start
+  i=0
+  for f in "$@"; do
+    start=$(sfdisk -J "$outfile" | awk -v n=$((i+1)) '/"start"/ { c++; if (c == n) { gsub(/[^0-9]/, "", $0); print; exit } }')
+    dd if="$f" of="$outfile" bs=512 seek="$start" conv=notrunc,sparse status=none
+    i=$((i+1))
+  done
+}
+
+fresh() { [ -s "$1" ] && [ "$1" -nt "$here/build-test-images.sh" ]; }
+
+rootfs bookworm rootfs-deb12 openssh-server
+if ! fresh deb12.qcow2; then
+  mkfs_dir rootfs-deb12 fs-deb12.ext4
+  disk_with gpt disk-deb12.img fs-deb12.ext4
+  qemu-img convert -O qcow2 disk-deb12.img deb12.qcow2.tmp && mv deb12.qcow2.tmp deb12.qcow2
+  rm -f disk-deb12.img
+  deb_expected rootfs-deb12 deb12
+fi
+[ $demo_only = 1 ] && { rm -f fs-deb12.ext4; echo "$out/deb12.qcow2"; exit 0; }
+
+if ! fresh deb12.raw; then
+  [ -f fs-deb12.ext4 ] || mkfs_dir rootfs-deb12 fs-deb12.ext4
+  cp --sparse=always fs-deb12.ext4 deb12.raw
+  cp deb12.expected.tsv deb12-raw.expected.tsv 2>/dev/null || true
+fi
+rm -f fs-deb12.ext4
+cp deb12.expected.tsv deb12-lvm.expected.tsv; cp deb12.os deb12-lvm.os; cp deb12.expected.tsv deb12-raw.expected.tsv; cp deb12.os deb12-raw.os
+
+rootfs bullseye rootfs-deb11
+if ! fresh deb11.qcow2; then
+  mkfs_dir rootfs-deb11 fs-deb11.ext4
+  disk_with dos disk-deb11.img fs-deb11.ext4
+  qemu-img convert -O qcow2 disk-deb11.img deb11.qcow2
+  rm -f disk-deb11.img fs-deb11.ext4
+  deb_expected rootfs-deb11 deb11
+fi
+
+# rpm family: real rpm databases from fixtures/rpmdb with a matching release and repositories.
+rpm_root() {
+  local dir=$1 osrel=$2 dbsrc=$3 dbdest=$4 repos=$5
+  rm -rf "$dir"; mkdir -p "$dir/etc/yum.repos.d" "$dir/$(dirname "$dbdest")" "$dir/usr/lib" "$dir/bin" "$dir/tmp"
+  cp "$osrel" "$dir/usr/lib/os-release"; ln -s ../usr/lib/os-release "$dir/etc/os-release"
+  case "$dbsrc" in *.xz) xz -dc "$dbsrc" > "$dir/$dbdest" ;; *) cp "$dbsrc" "$dir/$dbdest" ;; esac
+  cp "$repos"/*.repo "$dir/etc/yum.repos.d/"
+  # A real ELF executable so that libguestfs can tell the architecture.
+  cp /bin/true "$dir/bin/sh"
+}
+if ! fresh mariner.qcow2; then
+  rpm_root rootfs-mariner "$repo/fixtures/images/mariner/os-release" \
+    "$repo/fixtures/rpmdb/sqlite/cbl-mariner-2.0/rpmdb.sqlite" var/lib/rpm/rpmdb.sqlite "$repo/fixtures/images/mariner"
+  echo "CBL-Mariner release 2.0.20220226 (Mariner)" > rootfs-mariner/etc/mariner-release
+  mkfs_dir rootfs-mariner fs-mariner.ext4
+  disk_with gpt disk-mariner.img fs-mariner.ext4
+  qemu-img convert -O qcow2 disk-mariner.img mariner.qcow2
+  rm -f disk-mariner.img fs-mariner.ext4
+  grep -v '^#' "$repo/fixtures/rpmdb/sqlite/cbl-mariner-2.0/listed.rpm418.tsv" | awk -F'\t' '$1 != "gpg-pubkey" {
+    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > mariner.expected.tsv
+  os_facts rootfs-mariner > mariner.os
+fi
+if ! fresh centos7.raw; then
+  rpm_root rootfs-centos7 "$repo/fixtures/images/centos7/os-release" \
+    "$repo/fixtures/rpmdb/bdb/centos7-plain/Packages.xz" var/lib/rpm/Packages "$repo/fixtures/images/centos7"
+  echo "CentOS Linux release 7.9.2009 (Core)" > rootfs-centos7/etc/centos-release
+  ln -s centos-release rootfs-centos7/etc/redhat-release
+  mkfs_dir rootfs-centos7 fs-centos7.ext4
+  disk_with dos centos7.raw fs-centos7.ext4
+  grep -v '^#' "$repo/fixtures/rpmdb/bdb/centos7-plain/listed.rpm418.tsv" | awk -F'\t' '$1 != "gpg-pubkey" {
+    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > centos7.expected.tsv
+  os_facts rootfs-centos7 > centos7.os
+fi
+if ! fresh two-roots.qcow2; then
+  mkfs_dir rootfs-deb11 fs-a.ext4
+  mkfs_dir rootfs-centos7 fs-b.ext4
+  disk_with gpt two-roots.img fs-a.ext4 fs-b.ext4
+  qemu-img convert -O qcow2 two-roots.img two-roots.qcow2
+  rm -f two-roots.img fs-a.ext4 fs-b.ext4
+fi
+
+# LVM and LUKS need device-mapper: libguestfs's appliance builds them (one launch for both).
+if ! fresh deb12-lvm.qcow2 || ! fresh luks.qcow2; then
+  tar -C rootfs-deb12 --exclude=./.imgsec-complete -cf rootfs-deb12.tar .
+  size_mb=$(( $(stat -c %s rootfs-deb12.tar) / 1048576 * 14 / 10 + 256 ))
+  rm -f deb12-lvm.qcow2 luks.qcow2
+  qemu-img create -q -f qcow2 deb12-lvm.qcow2.tmp "$((size_mb + 64))M"
+  qemu-img create -q -f qcow2 luks.qcow2.tmp 64M
+  printf 'imgsec-test\n' | guestfish --keys-from-stdin <<EOF_GF
+add-drive deb12-lvm.qcow2.tmp format:qcow2
+add-drive luks.qcow2.tmp format:qcow2
+run
+part-disk /dev/sda mbr
+pvcreate /dev/sda1
+vgcreate vgimgsec /dev/sda1
+lvcreate root vgimgsec ${size_mb}
+mkfs ext4 /dev/vgimgsec/root
+mount /dev/vgimgsec/root /
+tar-in rootfs-deb12.tar /
+umount-all
+part-disk /dev/sdb mbr
+luks-format /dev/sdb1 0
+EOF_GF
+  mv deb12-lvm.qcow2.tmp deb12-lvm.qcow2; mv luks.qcow2.tmp luks.qcow2
+  rm -f rootfs-deb12.tar
+fi
+
+fresh empty.qcow2 || qemu-img create -q -f qcow2 empty.qcow2 256M
+rm -f backing.qcow2; qemu-img create -q -f qcow2 -b deb12.qcow2 -F qcow2 backing.qcow2
+echo "this is not a disk image" > notimage.img
+echo "$out"

@@ -1,0 +1,45 @@
+# Shared helpers for imgsec's scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+# Installs Debian packages that are missing, without upgrading what the host already has.
+# apt-get update runs once per machine (a stamp remembers it) and only when something is missing.
+imgsec_apt_install() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "imgsec: installing ${missing[*]}" >&2
+  if [ ! -f /var/lib/apt/periodic/imgsec-update-stamp ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+    apt-get update -q >&2
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/imgsec-update-stamp
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-upgrade --no-install-recommends "${missing[@]}" >&2
+}
+
+# Prints the Debian mirror this machine's own apt configuration names (first non-security URI),
+# read at run time so no host name is written into the repository.
+imgsec_debian_mirror() {
+  local uri=""
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk 'BEGIN{IGNORECASE=1} /^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f")
+    [ -n "$uri" ] && break
+  done
+  if [ -z "$uri" ]; then
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -f "$f" ] || continue
+      uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { if ($i !~ /security/) { print $i; exit } } }' "$f")
+      [ -n "$uri" ] && break
+    done
+  fi
+  [ -n "$uri" ] || { echo "imgsec: no Debian mirror found in /etc/apt" >&2; return 1; }
+  echo "${uri%/}"
+}
+
+# The directory holding test images (built once, reused): IMGSEC_TEST_IMAGES or /var/tmp/imgsec-test-images.
+imgsec_images_dir() {
+  echo "${IMGSEC_TEST_IMAGES:-/var/tmp/imgsec-test-images}"
+}
