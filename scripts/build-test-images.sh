@@ -73,7 +73,7 @@ mkfs_dir() {
 # Partitioned disk holding filesystem images: disk_with LABELTYPE OUT FS...
 disk_with() {
   local label=$1 outfile=$2; shift 2
-  local total=2048 f sizes=()
+  local total=4 f sizes=()
   for f in "$@"; do sizes+=( $(( ($(stat -c %s "$f") + 1048575) / 1048576 )) ); total=$(( total + ${sizes[-1]} + 1 )); done
   rm -f "$outfile"; truncate -s "${total}M" "$outfile"
   local script="label: $label"$'\n' i=0
@@ -129,7 +129,7 @@ rpm_root() {
 }
 if ! fresh mariner.qcow2; then
   rpm_root rootfs-mariner "$repo/fixtures/images/mariner/os-release" \
-    "$repo/fixtures/rpmdb/sqlite/cbl-mariner-2.0/rpmdb.sqlite" var/lib/rpm/rpmdb.sqlite "$repo/fixtures/images/mariner"
+    "$repo/fixtures/rpmdb/sqlite/cbl-mariner-2.0/rpmdb.sqlite.xz" var/lib/rpm/rpmdb.sqlite "$repo/fixtures/images/mariner"
   echo "CBL-Mariner release 2.0.20220226 (Mariner)" > rootfs-mariner/etc/mariner-release
   mkfs_dir rootfs-mariner fs-mariner.ext4
   disk_with gpt disk-mariner.img fs-mariner.ext4
@@ -158,16 +158,14 @@ if ! fresh two-roots.qcow2; then
   rm -f two-roots.img fs-a.ext4 fs-b.ext4
 fi
 
-# LVM and LUKS need device-mapper: libguestfs's appliance builds them (one launch for both).
-if ! fresh deb12-lvm.qcow2 || ! fresh luks.qcow2; then
+# LVM needs device-mapper: libguestfs's appliance builds it.
+if ! fresh deb12-lvm.qcow2; then
   tar -C rootfs-deb12 --exclude=./.imgsec-complete -cf rootfs-deb12.tar .
   size_mb=$(( $(stat -c %s rootfs-deb12.tar) / 1048576 * 14 / 10 + 256 ))
-  rm -f deb12-lvm.qcow2 luks.qcow2
+  rm -f deb12-lvm.qcow2
   qemu-img create -q -f qcow2 deb12-lvm.qcow2.tmp "$((size_mb + 64))M"
-  qemu-img create -q -f qcow2 luks.qcow2.tmp 64M
-  printf 'imgsec-test\n' | guestfish --keys-from-stdin <<EOF_GF
+  cat > build-lvm.gf <<EOF_GF
 add-drive deb12-lvm.qcow2.tmp format:qcow2
-add-drive luks.qcow2.tmp format:qcow2
 run
 part-disk /dev/sda mbr
 pvcreate /dev/sda1
@@ -177,11 +175,31 @@ mkfs ext4 /dev/vgimgsec/root
 mount /dev/vgimgsec/root /
 tar-in rootfs-deb12.tar /
 umount-all
-part-disk /dev/sdb mbr
-luks-format /dev/sdb1 0
 EOF_GF
-  mv deb12-lvm.qcow2.tmp deb12-lvm.qcow2; mv luks.qcow2.tmp luks.qcow2
+  guestfish -f build-lvm.gf
+  rm -f build-lvm.gf
+add-drive deb12-lvm.qcow2.tmp format:qcow2
+run
+part-disk /dev/sda mbr
+pvcreate /dev/sda1
+vgcreate vgimgsec /dev/sda1
+lvcreate root vgimgsec ${size_mb}
+mkfs ext4 /dev/vgimgsec/root
+mount /dev/vgimgsec/root /
+tar-in rootfs-deb12.tar /
+umount-all
+EOF_GF
+  mv deb12-lvm.qcow2.tmp deb12-lvm.qcow2
   rm -f rootfs-deb12.tar
+fi
+
+# An encrypted volume: cryptsetup formats a file directly (no loop device, no key worth keeping).
+if ! fresh luks.qcow2; then
+  rm -f luks.fs; truncate -s 32M luks.fs
+  printf 'imgsec-test' | cryptsetup luksFormat --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 luks.fs -
+  disk_with gpt luks.img luks.fs
+  qemu-img convert -O qcow2 luks.img luks.qcow2
+  rm -f luks.fs luks.img
 fi
 
 fresh empty.qcow2 || qemu-img create -q -f qcow2 empty.qcow2 256M

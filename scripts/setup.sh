@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what imgsec needs on Debian 12 and prepares libguestfs's appliance. Idempotent.
+#
+#   scripts/setup.sh            system packages + appliance + a release build of imgsec
+#   scripts/setup.sh --no-build system packages + appliance only
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs Debian packages)" >&2; exit 1; }
+
+imgsec_apt_install \
+  libguestfs-dev libguestfs-tools libguestfs-xfs linux-image-amd64 supermin qemu-system-x86 qemu-utils \
+  libsqlite3-dev libxml2-dev zlib1g-dev liblzma-dev libzstd-dev pkg-config \
+  debootstrap gpgv nmap xz-utils fdisk e2fsprogs lvm2 cryptsetup-bin dpkg-dev rpm python3-rpm python3-apt
+
+# libguestfs builds its appliance (supermin) on first use: do it now, under TCG, so the first inspection
+# is not slowed down (and a host whose KVM cannot run guests does not hang here).
+cache=${LIBGUESTFS_CACHEDIR:-/var/tmp}
+if ! ls "$cache"/.guestfs-"$(id -u)"/appliance.d/kernel >/dev/null 2>&1; then
+  echo "setup.sh: preparing the libguestfs appliance in $cache (about 30 s)" >&2
+  LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR="$cache" timeout 600 libguestfs-test-tool >/tmp/imgsec-libguestfs-test-tool.log 2>&1 \
+    || { tail -30 /tmp/imgsec-libguestfs-test-tool.log >&2; exit 1; }
+fi
+
+if ! command -v swift >/dev/null; then
+  for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH" && break; done
+fi
+command -v swift >/dev/null || { echo "setup.sh: Swift 6 is not installed (expected /opt/swift/usr/bin/swift)" >&2; exit 1; }
+
+if [ "${1:-}" != "--no-build" ]; then
+  cd "$here/.."
+  swift build -c release --product imgsec >&2
+fi

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs imgsec's whole test suite: installs what it needs, builds the test images (once), then swift test.
+# The image tests launch real libguestfs appliances (under TCG here) and are required, not skipped.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+"$here/setup.sh" --no-build
+"$here/build-test-images.sh" >/dev/null
+export IMGSEC_TEST_IMAGES=${IMGSEC_TEST_IMAGES:-/var/tmp/imgsec-test-images}
+export IMGSEC_REQUIRE_IMAGES=1
+cd "$here/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+swift build --build-tests
+swift test --skip-build "$@"
