@@ -58,7 +58,7 @@ public struct Deb822Error: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: Code
     /// 1-based line number.
     public var line: Int
-    /// The offending line (lossily decoded, at most 200 bytes).
+    /// The offending text: the would-be field name, or the line (lossily decoded).
     public var text: String
 
     public init(_ code: Code, line: Int, text: String) {
@@ -127,7 +127,8 @@ public struct Deb822Reader: Sendable {
                 continue
             }
             guard let colon = (lineStart..<contentEnd).first(where: { bytes[$0] == UInt8(ascii: ":") }) else {
-                throw Deb822Error(.missingColon, line: lineNumber, text: text(lineStart, contentEnd))
+                let nameEnd = (lineStart..<contentEnd).first { isBlank(bytes[$0]) } ?? contentEnd
+                throw Deb822Error(.missingColon, line: lineNumber, text: text(lineStart, nameEnd))
             }
             let nameEnd = trimmedEnd(lineStart, colon)
             guard nameEnd > lineStart else {
