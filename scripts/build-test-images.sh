@@ -88,7 +88,13 @@ disk_with() {
   done
 }
 
-fresh() { [ -s "$1" ] && [ "$1" -nt "$here/build-test-images.sh" ]; }
+# Images are rebuilt when RECIPE changes (bump it when this script makes different images).
+RECIPE=3
+if [ "$(cat .imgsec-recipe 2>/dev/null)" != "$RECIPE" ]; then
+  rm -f ./*.qcow2 ./*.raw ./*.img ./*.tsv ./*.os ./*.ext4 ./*.tmp
+  echo "$RECIPE" > .imgsec-recipe
+fi
+fresh() { [ -s "$1" ]; }
 
 rootfs bookworm rootfs-deb12 openssh-server
 if ! fresh deb12.qcow2; then
@@ -146,6 +152,7 @@ if ! fresh centos7.raw; then
   ln -s centos-release rootfs-centos7/etc/redhat-release
   mkfs_dir rootfs-centos7 fs-centos7.ext4
   disk_with dos centos7.raw fs-centos7.ext4
+  rm -f fs-centos7.ext4
   grep -v '^#' "$repo/fixtures/rpmdb/bdb/centos7-plain/listed.rpm418.tsv" | awk -F'\t' '$1 != "gpg-pubkey" {
     v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > centos7.expected.tsv
   os_facts rootfs-centos7 > centos7.os
@@ -178,17 +185,6 @@ umount-all
 EOF_GF
   guestfish -f build-lvm.gf
   rm -f build-lvm.gf
-add-drive deb12-lvm.qcow2.tmp format:qcow2
-run
-part-disk /dev/sda mbr
-pvcreate /dev/sda1
-vgcreate vgimgsec /dev/sda1
-lvcreate root vgimgsec ${size_mb}
-mkfs ext4 /dev/vgimgsec/root
-mount /dev/vgimgsec/root /
-tar-in rootfs-deb12.tar /
-umount-all
-EOF_GF
   mv deb12-lvm.qcow2.tmp deb12-lvm.qcow2
   rm -f rootfs-deb12.tar
 fi

@@ -76,13 +76,15 @@ extension Inspector {
                     ? "has no operating system: the disk holds no partition table and no filesystem."
                     : "has no operating system: none of its filesystems (\(seen.joined(separator: ", "))) holds a Linux root.")
             }
+            // Devices as the image would see them alone (its drive is /dev/sda), not as this appliance numbers them.
+            func own(_ dev: String) -> String { dev.hasPrefix(device) ? "/dev/sda" + dev.dropFirst(device.count) : dev }
             var machines: [InspectedMachine] = []
             for root in roots {
                 try guestfs.unmountAll()
                 var notes: [String] = []
-                if roots.count > 1 { notes.append("the image holds \(roots.count) operating systems (\(roots.joined(separator: ", "))); this one has its root on \(root)") }
+                if roots.count > 1 { notes.append("the image holds \(roots.count) operating systems (\(roots.map(own).joined(separator: ", "))); this one has its root on \(own(root))") }
                 var facts: OSFacts
-                let guest = GuestMachine(guestfs: guestfs, displayName: roots.count > 1 ? "\(image) [\(root)]" : image)
+                let guest = GuestMachine(guestfs: guestfs, displayName: roots.count > 1 ? "\(image) [\(own(root))]" : image)
                 if fullRoots != nil {
                     let mounts = try guestfs.inspectMountpoints(root).sorted { $0.mountpoint.count < $1.mountpoint.count }
                     for (mountpoint, dev) in mounts {
@@ -105,7 +107,7 @@ extension Inspector {
                     let collected = options.collector.collect(from: guest)
                     facts.version = collected.osRelease?.versionID
                     if facts.packageFormat == nil { facts.packageFormat = collected.packageFormat }
-                    facts.rootDevice = root
+                    facts.rootDevice = own(root)
                     machines.append(InspectedMachine(image: image, format: item.header.format, facts: facts,
                                                      collected: collected, notes: notes + collected.diagnostics))
                 } else {
@@ -113,7 +115,7 @@ extension Inspector {
                     notes += mountFstab(guest: guest, guestfs: guestfs, candidates: candidates)
                     let collected = options.collector.collect(from: guest)
                     facts = collected.facts(arch: architecture(guest: guest, guestfs: guestfs))
-                    facts.rootDevice = root
+                    facts.rootDevice = own(root)
                     machines.append(InspectedMachine(image: image, format: item.header.format, facts: facts,
                                                      collected: collected, notes: notes + collected.diagnostics))
                 }

@@ -96,7 +96,7 @@ public struct Collector: Sendable {
 
         // rpm: every database file wherever it lives; the parsers pick which one rpm would use.
         for directory in Self.rpmDatabaseDirectories {
-            for name in Self.rpmDatabaseFiles { take(directory + "/" + name, limit: limits.packageDatabase) }
+            for name in Self.rpmDatabaseFiles + ["rpmdb.sqlite-wal"] { take(directory + "/" + name, limit: limits.packageDatabase) }
         }
 
         // Keyrings apt trusts: trusted.gpg(.d) and every file a source's Signed-By names.

@@ -55,7 +55,41 @@ public struct MachineInventory: Sendable {
 }
 
 extension MachineInventory {
-    // Filled in by the Debian and RPM engines.
-    mutating func readPackages(_ files: SnapshotMachine) {}
-    mutating func readAptRepositories(_ files: SnapshotMachine) {}
+    /// Installed packages from the database the machine's package manager uses.
+    mutating func readPackages(_ files: SnapshotMachine) {
+        switch packageFormat {
+        case .deb:
+            do {
+                if let status = try DpkgStatus.read(from: files) {
+                    packages = status.installedPackages
+                    diagnostics += status.warnings.map(\.description)
+                    packageSource = files.files["/var/lib/dpkg/status"] != nil ? "/var/lib/dpkg/status" : "/var/lib/dpkg/status.d"
+                }
+            } catch {
+                errors.append("\(error)")
+            }
+        case .rpm:
+            do {
+                if let contents = try RPMDatabase.read(from: files) {
+                    packages = contents.packages
+                    packageSource = contents.path
+                }
+            } catch {
+                errors.append("\(error)")
+            }
+        case nil:
+            break
+        }
+    }
+
+    /// apt's sources (one-line and deb822), `deb-src` left out.
+    mutating func readAptRepositories(_ files: SnapshotMachine) {
+        guard let sources = try? AptSources.read(from: files) else { return }
+        diagnostics += sources.diagnostics.map(\.description)
+        repositories += sources.entries.filter { $0.type == .deb }.map { e in
+            ConfiguredRepository(kind: "apt", id: "deb \(e.uri) \(e.suite) \(e.components.joined(separator: " "))",
+                                 urls: [e.uri], suite: e.suite, components: e.components, enabled: e.enabled,
+                                 file: e.file, line: e.line)
+        }
+    }
 }
