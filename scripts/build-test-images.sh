@@ -89,7 +89,7 @@ disk_with() {
 }
 
 # Images are rebuilt when RECIPE changes (bump it when this script makes different images).
-RECIPE=3
+RECIPE=4
 if [ "$(cat .imgsec-recipe 2>/dev/null)" != "$RECIPE" ]; then
   rm -f ./*.qcow2 ./*.raw ./*.img ./*.tsv ./*.os ./*.ext4 ./*.tmp
   echo "$RECIPE" > .imgsec-recipe
@@ -130,8 +130,11 @@ rpm_root() {
   cp "$osrel" "$dir/usr/lib/os-release"; ln -s ../usr/lib/os-release "$dir/etc/os-release"
   case "$dbsrc" in *.xz) xz -dc "$dbsrc" > "$dir/$dbdest" ;; *) cp "$dbsrc" "$dir/$dbdest" ;; esac
   cp "$repos"/*.repo "$dir/etc/yum.repos.d/"
-  # A real ELF executable so that libguestfs can tell the architecture.
+  # A real ELF executable so that libguestfs can tell the architecture, and the files libguestfs's
+  # inspection wants to see in a Linux root.
   cp /bin/true "$dir/bin/sh"
+  printf 'LABEL=root / ext4 defaults 1 1\n' > "$dir/etc/fstab"
+  printf '127.0.0.1 localhost\n' > "$dir/etc/hosts"
 }
 if ! fresh mariner.qcow2; then
   rpm_root rootfs-mariner "$repo/fixtures/images/mariner/os-release" \

@@ -54,6 +54,8 @@ extension Inspector {
     func inspectImage(_ item: Inspector.Item, device: String, guestfs: Guestfs, layout: DiskLayout,
                       fullRoots: [String]?) throws -> [InspectedMachine] {
         let image = item.path
+        // Devices as the image would see them alone (its drive is /dev/sda), not as this appliance numbers them.
+        func own(_ dev: String) -> String { dev.hasPrefix(device) ? "/dev/sda" + dev.dropFirst(device.count) : dev }
         do {
             let candidates = try filesystems(on: device, layout: layout, guestfs: guestfs)
             var roots: [String] = []
@@ -69,15 +71,13 @@ extension Inspector {
                 let encrypted = candidates.filter { $0.type == "crypto_LUKS" || $0.type == "BitLocker" }
                 if !encrypted.isEmpty {
                     throw ImageInspectError(.encrypted, image: image,
-                        "holds only encrypted volumes (\(encrypted.map { "\($0.device) \($0.type)" }.joined(separator: ", "))) and no readable operating system; imgsec does not unlock volumes.")
+                        "holds only encrypted volumes (\(encrypted.map { "\(own($0.device)) \($0.type)" }.joined(separator: ", "))) and no readable operating system; imgsec does not unlock volumes.")
                 }
-                let seen = candidates.filter { !$0.type.isEmpty }.map { "\($0.device) \($0.type)" }
+                let seen = candidates.filter { !$0.type.isEmpty }.map { "\(own($0.device)) \($0.type)" }
                 throw ImageInspectError(.noOperatingSystem, image: image, seen.isEmpty
                     ? "has no operating system: the disk holds no partition table and no filesystem."
                     : "has no operating system: none of its filesystems (\(seen.joined(separator: ", "))) holds a Linux root.")
             }
-            // Devices as the image would see them alone (its drive is /dev/sda), not as this appliance numbers them.
-            func own(_ dev: String) -> String { dev.hasPrefix(device) ? "/dev/sda" + dev.dropFirst(device.count) : dev }
             var machines: [InspectedMachine] = []
             for root in roots {
                 try guestfs.unmountAll()
@@ -86,8 +86,16 @@ extension Inspector {
                 var facts: OSFacts
                 let guest = GuestMachine(guestfs: guestfs, displayName: roots.count > 1 ? "\(image) [\(own(root))]" : image)
                 if fullRoots != nil {
+                    // libguestfs resolves fstab's UUID=/LABEL= across every drive of the appliance; clones share
+                    // them. Mount the root by its device, and other filesystems only when they are on this image.
+                    let mine = Set(candidates.map(\.device))
                     let mounts = try guestfs.inspectMountpoints(root).sorted { $0.mountpoint.count < $1.mountpoint.count }
-                    for (mountpoint, dev) in mounts {
+                    try guestfs.mountReadOnly(root, at: "/")
+                    for (mountpoint, dev) in mounts where mountpoint != "/" {
+                        guard mine.contains(dev) else {
+                            notes.append("\(mountpoint) is on \(own(dev)), which is not on this image; not mounted")
+                            continue
+                        }
                         do { try guestfs.mountReadOnly(dev, at: mountpoint) } catch let e as GuestfsError {
                             notes.append("\(dev) could not be mounted on \(mountpoint): \(e.message)")
                         }
