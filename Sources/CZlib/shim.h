@@ -1,0 +1,3 @@
+// CZlib: the system header, nothing more (no logic in C targets).
+#pragma once
+#include <zlib.h>

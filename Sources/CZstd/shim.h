@@ -1,0 +1,3 @@
+// CZstd: the system header, nothing more (no logic in C targets).
+#pragma once
+#include <zstd.h>
