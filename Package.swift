@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C modules: no logic, one importer each.
@@ -35,6 +36,7 @@ let package = Package(
             dependencies: [
                 "CSQLite", "CZlib", "CLZMA", "CZstd", "CBZip2", "CLibXML2", "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         // Images: libguestfs, read-only.
         .target(
