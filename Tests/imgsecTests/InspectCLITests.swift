@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// `imgsec inspect` end to end: output on stdout, one error line per bad input on stderr, exit codes.
+struct InspectCLITests {
+    static func expected(_ name: String) throws -> [String] {
+        try String(contentsOfFile: CLI.images + "/" + name + ".expected.tsv", encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+    }
+
+    static func packageLines(_ machine: [String: Any]) -> [String] {
+        ((machine["packages"] as? [[String: Any]]) ?? []).map { p in
+            "\(p["name"] as? String ?? "")\t\(p["version"] as? String ?? "")\t\(p["arch"] as? String ?? "")"
+        }.sorted()
+    }
+
+    static func json(_ result: CLI.Result) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any])
+    }
+
+    @Test func noInputIsAUsageError() throws {
+        let result = try CLI.run(["inspect"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Name at least one image"))
+    }
+
+    @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
+    func aRootDirectoryListsWhatDpkgQueryLists() throws {
+        let result = try CLI.run(["inspect", "--root", CLI.images + "/rootfs-deb12", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let machines = try #require(try Self.json(result)["machines"] as? [[String: Any]])
+        let machine = try #require(machines.first)
+        #expect(Self.packageLines(machine) == (try Self.expected("deb12")))
+        let first = try #require((machine["packages"] as? [[String: Any]])?.first)
+        #expect(Set(first.keys) == ["name", "epoch", "version", "release", "arch", "source", "modularityLabel"])
+        let os = try #require(machine["os"] as? [String: Any])
+        #expect(os["distro"] as? String == "debian")
+        #expect(os["version"] as? String == "12")
+    }
+
+    @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
+    func badInputsAreOneErrorLineEachAndTheRestIsStillReported() throws {
+        let missing = "/nonexistent/imgsec.qcow2"
+        let notImage = CLI.images + "/notimage.img"
+        let result = try CLI.run(["inspect", missing, notImage, "--root", CLI.images + "/rootfs-mariner", "--format", "json"])
+        #expect(result.status == 1)
+        let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errorLines.count == 2)
+        #expect(errorLines.contains { $0.contains(missing) && $0.contains("no such file") })
+        #expect(errorLines.contains { $0.contains(notImage) && $0.contains("not a disk image") })
+        let json = try Self.json(result)
+        let machines = try #require(json["machines"] as? [[String: Any]])
+        #expect(machines.count == 1)
+        #expect(Self.packageLines(try #require(machines.first)) == (try Self.expected("mariner")))
+        #expect((json["errors"] as? [[String: Any]])?.count == 2)
+    }
+
+    /// One appliance for a good and a bad image: the JSON lists exactly dpkg-query's packages.
+    @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
+    func anImageThroughTheCommandLine() throws {
+        let result = try CLI.run(["inspect", CLI.images + "/deb11.qcow2", CLI.images + "/empty.qcow2", "--format", "json"],
+                                 environment: ["IMGSEC_CACHE_DIR": NSTemporaryDirectory() + "imgsec-cli-tests"])
+        #expect(result.status == 1)
+        let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errorLines.count == 1)
+        #expect(errorLines.first?.contains("empty.qcow2: has no operating system") == true)
+        let machines = try #require(try Self.json(result)["machines"] as? [[String: Any]])
+        #expect(machines.count == 1)
+        let machine = try #require(machines.first)
+        #expect(Self.packageLines(machine) == (try Self.expected("deb11")))
+        #expect((machine["repositories"] as? [[String: Any]])?.first?["suite"] as? String == "bullseye")
+        #expect(machine["diskFormat"] as? String == "qcow2")
+    }
+
+    @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
+    func theTableNamesTheOSThePackageCountAndTheRepositories() throws {
+        let result = try CLI.run(["inspect", "--root", CLI.images + "/rootfs-centos7"])
+        #expect(result.status == 0)
+        let count = try Self.expected("centos7").count
+        #expect(result.stdout.contains("centos 7"))
+        #expect(result.stdout.contains("\(count) installed (rpm"))
+        #expect(result.stdout.contains("[updates]"))
+        #expect(result.stdout.contains("/var/lib/rpm/Packages"))
+    }
+}
