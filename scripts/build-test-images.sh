@@ -39,13 +39,30 @@ mirror=$(imgsec_debian_mirror)
 # debootstrap SUITE DIR [extra --include]
 rootfs() {
   local suite=$1 dir=$2 include=${3:-}
-  [ -f "$dir/.imgsec-complete" ] && return 0
-  rm -rf "$dir"
-  echo "imgsec: debootstrap $suite into $dir (a few minutes)" >&2
-  debootstrap --variant=minbase ${include:+--include=$include} "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 \
-    || { tail -20 "$dir.log" >&2; return 1; }
+  if [ ! -f "$dir/.imgsec-complete" ]; then
+    rm -rf "$dir"
+    echo "imgsec: debootstrap $suite into $dir (a few minutes)" >&2
+    debootstrap --variant=minbase ${include:+--include=$include} "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 \
+      || { tail -20 "$dir.log" >&2; return 1; }
+    touch "$dir/.imgsec-complete"
+  fi
   echo "$(hostname -s 2>/dev/null || echo imgsec)-$suite" > "$dir/etc/hostname"
-  touch "$dir/.imgsec-complete"
+  # The archives a real installation configures: the release, its updates and its security archive.
+  # bookworm gets deb822 sources (Debian 12's default), bullseye the one-line format.
+  local security
+  security=$(imgsec_debian_security_mirror | head -1)
+  if [ "$suite" = bookworm ]; then
+    rm -f "$dir/etc/apt/sources.list"
+    {
+      printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" "$suite" "$suite"
+      if [ -n "$security" ]; then printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$security" "$suite"; fi
+    } > "$dir/etc/apt/sources.list.d/debian.sources"
+  else
+    {
+      printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$suite" "$mirror" "$suite"
+      if [ -n "$security" ]; then printf 'deb %s %s-security main\n' "$security" "$suite"; fi
+    } > "$dir/etc/apt/sources.list"
+  fi
 }
 
 # The real answers for a Debian rootfs: dpkg-query on its own database.
@@ -89,7 +106,7 @@ disk_with() {
 }
 
 # Images are rebuilt when RECIPE changes (bump it when this script makes different images).
-RECIPE=4
+RECIPE=5
 if [ "$(cat .imgsec-recipe 2>/dev/null)" != "$RECIPE" ]; then
   rm -f ./*.qcow2 ./*.raw ./*.img ./*.tsv ./*.os ./*.ext4 ./*.tmp
   echo "$RECIPE" > .imgsec-recipe

@@ -43,3 +43,17 @@ imgsec_debian_mirror() {
 imgsec_images_dir() {
   echo "${IMGSEC_TEST_IMAGES:-/var/tmp/imgsec-test-images}"
 }
+
+# Prints the Debian security mirror this machine's apt configuration names (the URI whose path mentions
+# security), or nothing.
+imgsec_debian_security_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN{IGNORECASE=1} /^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /security/) { print $i; exit } }' "$f"
+  done | head -1 | sed 's#/$##'
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/ && $i ~ /security/) { print $i; exit } }' "$f"
+  done | head -1 | sed 's#/$##'
+}
