@@ -31,7 +31,7 @@ public struct MirrorRules: Sendable, Hashable {
     /// Parses a configuration file: one `FROM=TO` rule per line; blank lines and `#` comments are skipped.
     public static func parse(configFile text: String, file: String) throws(MirrorRuleError) -> MirrorRules {
         var rules: [Rule] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             var line = Substring(raw)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
             let trimmed = line.trimmingWhitespace()
