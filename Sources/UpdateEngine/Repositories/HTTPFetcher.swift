@@ -55,7 +55,8 @@ public final class HTTPFetcher: ConditionalFetcher {
         public var attempts: Int
         /// Wait before the second attempt; doubled before each later one.
         public var backoff: Duration
-        /// Largest body accepted, in bytes; a larger one is an error.
+        /// Largest body accepted, in bytes; a larger one is an error. Checked once the body is received:
+        /// URLSession buffers it in memory first, so this bounds what is kept, not what is downloaded.
         public var limit: Int
         public var userAgent: String
 

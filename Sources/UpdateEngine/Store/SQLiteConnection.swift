@@ -50,8 +50,8 @@ public final class SQLiteConnection {
     /// Opens `path` read-write, creating it (and nothing else: the directory must exist) if needed.
     ///
     /// The connection is set up for a store many processes may share: `journal_mode=WAL` (readers never
-    /// block the writer), `synchronous` as given, `foreign_keys=ON`, and a busy timeout so that a second
-    /// writer waits for the first instead of failing at once.
+    /// block the writer), `synchronous` as given, `foreign_keys=ON`, a busy timeout so that a second
+    /// writer waits for the first instead of failing at once, a 64 MiB page cache and 256 MiB of mmap.
     ///
     /// `synchronous` defaults to ``Synchronous/normal``: with WAL that keeps the store consistent
     /// after any crash and keeps every commit of a killed process; what it gives up is the last commits
@@ -75,7 +75,12 @@ public final class SQLiteConnection {
                               message: "cannot switch to WAL journal mode (it stays \(mode ?? "unknown"))",
                               sql: "PRAGMA journal_mode=WAL")
         }
-        try execute("PRAGMA synchronous=\(synchronous.rawValue); PRAGMA foreign_keys=ON")
+        // A larger page cache than SQLite's 2 MiB default, and reads through mmap: a store of 1,000
+        // machines is ~60 MB, and re-reading its pages through pread dominated imports.
+        try execute("""
+            PRAGMA synchronous=\(synchronous.rawValue); PRAGMA foreign_keys=ON;
+            PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY
+            """)
     }
 
     /// Opens `path` read-only (`SQLITE_OPEN_READONLY`); never creates or writes it.

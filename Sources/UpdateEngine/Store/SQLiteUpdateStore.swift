@@ -398,9 +398,9 @@ public actor SQLiteUpdateStore: UpdateStore {
         return e
     }
 
-    /// A digest of everything imported for a machine; its id and import time do not count.
+    /// A digest of everything imported for a machine; its id, name, owner, labels and import time do not count.
     static func contentFingerprint(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String]) throws -> String {
-        struct Content: Encodable {
+        struct Description: Encodable {
             var sourceKind: MachineSourceKind
             var sourcePath: String
             var source: SourceFingerprint?
@@ -409,11 +409,24 @@ public actor SQLiteUpdateStore: UpdateStore {
             var config: String
             var repositories: [ConfiguredRepository]
             var repositoryKeys: [String]
-            var packages: [InstalledPackage]
         }
-        let content = Content(sourceKind: machine.sourceKind, sourcePath: machine.sourcePath, source: machine.sourceFingerprint,
-                              facts: machine.facts, packageFormat: machine.packageFormat, config: machine.configFingerprint,
-                              repositories: machine.repositories, repositoryKeys: repositoryKeys, packages: packages)
-        return SHA256Hasher.hex(of: [UInt8](try encoder.encode(content)))
+        let description = Description(sourceKind: machine.sourceKind, sourcePath: machine.sourcePath, source: machine.sourceFingerprint,
+                                      facts: machine.facts, packageFormat: machine.packageFormat, config: machine.configFingerprint,
+                                      repositories: machine.repositories, repositoryKeys: repositoryKeys)
+        var hasher = SHA256Hasher()
+        hasher.update([UInt8](try encoder.encode(description)))
+        // Packages are many: hashed field by field (unit and record separators) rather than through JSON.
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        for p in packages {
+            line.removeAll(keepingCapacity: true)
+            for field in [p.name, p.epoch.map(String.init), p.version, p.release, p.arch, p.source, p.sourceVersion, p.modularityLabel] {
+                if let field { line.append(contentsOf: field.utf8) } else { line.append(0x00) }
+                line.append(0x1f)
+            }
+            line.append(0x1e)
+            hasher.update(line)
+        }
+        return hasher.finalizeHex()
     }
 }

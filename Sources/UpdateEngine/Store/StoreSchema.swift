@@ -40,7 +40,8 @@ enum StoreSchema {
                 modularity_label TEXT,
                 PRIMARY KEY (machine_id, position)
             ) WITHOUT ROWID;
-            CREATE INDEX installed_package_name ON installed_package(name);
+            -- No index on installed_package(name): with ~900 rows per machine spread over every leaf of such an
+            -- index, each import would rewrite hundreds of pages. Add it in a migration when a query needs it.
             CREATE TABLE machine_repository (
                 machine_id INTEGER NOT NULL REFERENCES machine(id) ON DELETE CASCADE,
                 position INTEGER NOT NULL,
