@@ -228,6 +228,26 @@ struct StoreTests {
         #expect(try await store.state(of: nil, at: t) == .missing)
     }
 
+    @Test("A source fingerprint covers size, mtime and the first MiB only")
+    func sourceFingerprint() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("disk.img")
+        var bytes = [UInt8](repeating: 7, count: SourceFingerprint.headerLength + 10)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let first = try SourceFingerprint.of(path: path)
+        #expect(first.size == Int64(bytes.count))
+        #expect(first.headerSHA256 == SHA256Hasher.hex(of: Array(bytes.prefix(SourceFingerprint.headerLength))))
+        bytes[bytes.count - 1] = 8  // beyond the header: same hash
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try SourceFingerprint.of(path: path).headerSHA256 == first.headerSHA256)
+        bytes[0] = 8
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try SourceFingerprint.of(path: path).headerSHA256 != first.headerSHA256)
+        #expect(try SourceFingerprint.of(path: dir.path).size >= 0)
+        #expect(throws: (any Error).self) { try SourceFingerprint.of(path: dir.file("none")) }
+    }
+
     @Test("Two store instances on one file see each other's writes")
     func twoConnections() async throws {
         let dir = try TemporaryDirectory()
