@@ -1,0 +1,104 @@
+import Foundation
+
+/// The repository file cache in front of the network: the fetcher the engines use.
+///
+/// For each URL (after ``MirrorRules`` rewriting):
+/// - a cached copy validated less than `maxAge` ago is returned with no request at all;
+/// - an older one is revalidated with a conditional request (`If-None-Match`/`If-Modified-Since`);
+///   a 304 answer refreshes its validation time and returns the cached bytes;
+/// - otherwise the file is downloaded and cached. A 404/410 answer is cached too (as "missing").
+/// In ``Options/offline`` mode nothing touches the network: cached copies of any age answer, and a
+/// URL not in the cache is an error. `file://` URLs and absolute paths are read directly, never cached.
+///
+/// Concurrent fetches of one URL within the process share one request.
+public actor CachingFetcher: ResourceFetcher {
+    public struct Options: Sendable {
+        /// How long a fetched or revalidated file is used without asking the server (`--repo-max-age`).
+        public var maxAge: Duration
+        /// Never use the network; answer from the cache only.
+        public var offline: Bool
+        public var mirrors: MirrorRules
+
+        public init(maxAge: Duration = .seconds(4 * 3600), offline: Bool = false, mirrors: MirrorRules = MirrorRules()) {
+            self.maxAge = maxAge
+            self.offline = offline
+            self.mirrors = mirrors
+        }
+    }
+
+    public let options: Options
+    private let store: any UpdateStore
+    private let network: any ConditionalFetcher
+    private let files: any ResourceFetcher
+    private let clock: @Sendable () -> Date
+    private var inFlight: [String: Task<[UInt8]?, any Error>] = [:]
+
+    /// - Parameters:
+    ///   - network: fetches `http(s)://` URLs; an ``HTTPFetcher`` unless testing.
+    ///   - files: reads `file://` URLs and absolute paths.
+    ///   - clock: the current time; tests move it.
+    public init(store: any UpdateStore, options: Options = Options(), network: any ConditionalFetcher = HTTPFetcher(),
+                files: any ResourceFetcher = FileFetcher(), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.options = options
+        self.network = network
+        self.files = files
+        self.clock = clock
+    }
+
+    public func fetch(_ url: String) async throws -> [UInt8]? {
+        let target = options.mirrors.apply(url)
+        if target.hasPrefix("file://") || target.hasPrefix("/") {
+            return try await files.fetch(target)
+        }
+        if let running = inFlight[target] {
+            return try await running.value
+        }
+        let task = Task { try await self.fetchThroughCache(target) }
+        inFlight[target] = task
+        defer { inFlight[target] = nil }
+        return try await task.value
+    }
+
+    private var maxAgeSeconds: Double {
+        Double(options.maxAge.components.seconds) + Double(options.maxAge.components.attoseconds) / 1e18
+    }
+
+    /// One URL through the cache.
+    private func fetchThroughCache(_ url: String) async throws -> [UInt8]? {
+        let cached = try await store.repositoryFile(url: url)
+        let now = clock()
+        if options.offline {
+            guard let cached else {
+                throw FetchError(url: url, detail: "is not in the repository cache, and the network is not to be used (offline)")
+            }
+            return cached.bytes
+        }
+        if let cached, now.timeIntervalSince(cached.validatedAt) < maxAgeSeconds, now >= cached.validatedAt {
+            return cached.bytes
+        }
+        var validators: Validators?
+        if let cached, cached.bytes != nil {
+            validators = Validators(etag: cached.etag, lastModified: cached.lastModified)
+            if validators?.isEmpty == true { validators = nil }
+        }
+        let response = try await network.fetch(url, validators: validators)
+        let fetched = clock()
+        let expires = fetched.addingTimeInterval(maxAgeSeconds)
+        switch response {
+        case .notModified:
+            guard let cached, validators != nil else {
+                throw FetchError(url: url, detail: "the server answered 304 Not Modified to an unconditional request")
+            }
+            try await store.markRepositoryFileValidated(url: url, at: fetched, expiresAt: expires)
+            return cached.bytes
+        case .content(let bytes, let etag, let lastModified):
+            try await store.putRepositoryFile(RepositoryFileRecord(url: url, bytes: bytes, etag: etag, lastModified: lastModified,
+                                                                   fetchedAt: fetched, expiresAt: expires))
+            return bytes
+        case .missing:
+            try await store.putRepositoryFile(RepositoryFileRecord(url: url, bytes: nil, fetchedAt: fetched, expiresAt: expires))
+            return nil
+        }
+    }
+}
