@@ -71,7 +71,8 @@ public actor SQLiteUpdateStore: UpdateStore {
 
     // MARK: Machines
 
-    public func upsertMachine(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String]) throws -> MachineRecord {
+    public func upsertMachine(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String],
+                              files: [String: [UInt8]]) throws -> MachineRecord {
         var machine = machine
         machine.contentFingerprint = try Self.contentFingerprint(machine, packages: packages, repositoryKeys: repositoryKeys)
         let encoder = Self.encoder
@@ -116,10 +117,23 @@ public actor SQLiteUpdateStore: UpdateStore {
             for (i, key) in repositoryKeys.enumerated() {
                 try insertKey.run([.int(id), .int(Int64(i)), .text(key)])
             }
+            try db.run("DELETE FROM machine_file WHERE machine_id = ?1", [.int(id)])
+            let insertFile = try db.prepare("INSERT INTO machine_file (machine_id, path, bytes) VALUES (?1, ?2, ?3)")
+            for (path, bytes) in files.sorted(by: { $0.key < $1.key }) {
+                try insertFile.run([.int(id), .text(path), .blob(bytes)])
+            }
             return id
         }
         machine.id = id
         return machine
+    }
+
+    public func files(ofMachine id: Int64) throws -> [String: [UInt8]] {
+        let s = try db.prepare("SELECT path, bytes FROM machine_file WHERE machine_id = ?1")
+        try s.bind([.int(id)])
+        var out: [String: [UInt8]] = [:]
+        while try s.step() { out[s.text(0) ?? ""] = s.blob(1) }
+        return out
     }
 
     private static let machineColumns = """

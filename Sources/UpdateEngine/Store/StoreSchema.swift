@@ -89,6 +89,15 @@ enum StoreSchema {
                 PRIMARY KEY (machine_id, significance)
             ) WITHOUT ROWID;
             """),
+        // The collected files of each machine, so that `check` can recompute without reopening its image.
+        StoreMigration(version: 2, sql: """
+            CREATE TABLE machine_file (
+                machine_id INTEGER NOT NULL REFERENCES machine(id) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                bytes BLOB NOT NULL
+            );
+            CREATE UNIQUE INDEX machine_file_path ON machine_file(machine_id, path);
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -12,7 +12,12 @@ public protocol UpdateStore: Sendable {
     /// Stores `machine` under its name — replacing a machine of that name and its packages and
     /// repository keys, keeping its id — and returns it with ``MachineRecord/id`` and
     /// ``MachineRecord/contentFingerprint`` set.
-    func upsertMachine(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String]) async throws -> MachineRecord
+    /// `files` are the machine's collected package-management files (configuration and package databases),
+    /// kept so that a later check needs neither the image nor an appliance.
+    func upsertMachine(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String],
+                       files: [String: [UInt8]]) async throws -> MachineRecord
+    /// The collected files of a machine, by path inside the machine.
+    func files(ofMachine id: Int64) async throws -> [String: [UInt8]]
     /// All machines, by name, with package counts and last check times.
     func machines() async throws -> [MachineSummary]
     func machine(named name: String) async throws -> MachineRecord?
@@ -50,6 +55,11 @@ public protocol UpdateStore: Sendable {
 }
 
 extension UpdateStore {
+    /// Stores a machine without collected files.
+    public func upsertMachine(_ machine: MachineRecord, packages: [InstalledPackage], repositoryKeys: [String]) async throws -> MachineRecord {
+        try await upsertMachine(machine, packages: packages, repositoryKeys: repositoryKeys, files: [:])
+    }
+
     /// Stores one result.
     public func putResult(_ record: ResultRecord) async throws {
         try await putResults([record])
