@@ -14,7 +14,7 @@ public struct Advisory: Sendable, Hashable {
         public var name: String
         public var arch: String
         public var evr: RPMEVR
-        /// The module (`name:stream`) of its collection, when the collection names one.
+        /// The (first) module (`name:stream`) of its collection, when the collection names one.
         public var module: String?
     }
 
@@ -80,7 +80,7 @@ private final class UpdateInfoHandler: XMLEventHandler {
         } else if name.is("collection") {
             module = nil
         } else if name.is("module") {
-            if let n = attributes["name"], let s = attributes["stream"] { module = "\(n):\(s)" }
+            if module == nil, let n = attributes["name"], let s = attributes["stream"] { module = "\(n):\(s)" }
         } else if name.is("package"), let n = attributes["name"], let v = attributes["version"] {
             let epoch = attributes["epoch"].flatMap { Int($0) }
             current?.packages.append(Advisory.Package(
