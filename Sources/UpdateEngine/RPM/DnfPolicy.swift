@@ -176,7 +176,7 @@ public struct DnfPolicy: Sendable {
                 guard let winner = decision.winner else { continue }
                 let compatible = have.filter { Self.archCompatible($0.arch ?? "", arch) }
                 guard let newestInstalled = compatible.max(by: { $0.evr < $1.evr }) else { continue }
-                let installOnly = isInstallOnly(have)
+                let installOnly = isInstallOnly(have) || winner.package.provides.contains(where: config.main.installOnlyPackages.contains)
                 let (significance, severity, ids) = significanceOf(name: name, arch: arch, from: newestInstalled.evr, to: winner.package.evr)
                 var reason = decision.reason
                 if installOnly {
