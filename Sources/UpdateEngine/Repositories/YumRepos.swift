@@ -9,6 +9,18 @@ public struct YumRepository: Sendable, Hashable, Codable {
     public var enabled: Bool
     public var gpgcheck: Bool?
     public var gpgkeys: [String]
+    /// `excludepkgs=` and its older spelling `exclude=` (globs over name, name.arch, NEVRA forms).
+    public var excludePackages: [String] = []
+    /// `includepkgs=`: when not empty, only matching packages of this repository are visible.
+    public var includePackages: [String] = []
+    /// `priority=` (1–99, lower wins; default 99).
+    public var priority: Int = 99
+    /// `cost=` (default 1000; among equal versions the cheaper repository is used).
+    public var cost: Int = 1000
+    /// `module_hotfixes=`: its packages bypass modular filtering.
+    public var moduleHotfixes: Bool = false
+    /// `skip_if_unavailable=`, nil when the section does not say (then `[main]` decides).
+    public var skipIfUnavailable: Bool?
     /// Every option of the section as written (keys lower-cased), for what later stages need.
     public var options: [String: String]
     /// The file and the line of the `[section]` header.
@@ -76,11 +88,22 @@ public enum IniFile {
 
 extension YumRepository {
     /// The repositories of one `.repo` file (or the repository sections of dnf.conf: every section but `[main]`).
-    public static func parse(_ bytes: [UInt8], file: String) -> (repositories: [YumRepository], diagnostics: [IniDiagnostic]) {
-        let (sections, diagnostics) = IniFile.parse(bytes, file: file)
+    ///
+    /// `variables` (`releasever`, `basearch`, custom ones) are substituted in section names and values,
+    /// as dnf does; see ``DnfVariables/substitute(_:_:)``.
+    public static func parse(_ bytes: [UInt8], file: String, variables: [String: String] = [:]) -> (repositories: [YumRepository], diagnostics: [IniDiagnostic]) {
+        var (sections, diagnostics) = IniFile.parse(bytes, file: file)
+        if !variables.isEmpty {
+            sections = sections.map { section in
+                var s = section
+                s.name = DnfVariables.substitute(section.name, variables)
+                s.options = section.options.map { ($0.key, DnfVariables.substitute($0.value, variables)) }
+                return s
+            }
+        }
         let repos = sections.filter { $0.name != "main" }.map { section -> YumRepository in
             func list(_ key: String) -> [String] {
-                (section.value(key) ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" }).map(String.init)
+                Self.list(section.value(key) ?? "")
             }
             var options: [String: String] = [:]
             for (k, v) in section.options { options[k] = v }
@@ -90,9 +113,20 @@ extension YumRepository {
                 mirrorlist: section.value("mirrorlist").flatMap { $0.isEmpty ? nil : $0 },
                 enabled: section.value("enabled").map(parseBool) ?? true,
                 gpgcheck: section.value("gpgcheck").map(parseBool),
-                gpgkeys: list("gpgkey"), options: options, file: file, line: section.line)
+                gpgkeys: list("gpgkey"),
+                excludePackages: list("excludepkgs") + list("exclude"), includePackages: list("includepkgs"),
+                priority: section.value("priority").flatMap { Int($0) } ?? 99,
+                cost: section.value("cost").flatMap { Int($0) } ?? 1000,
+                moduleHotfixes: section.value("module_hotfixes").map(parseBool) ?? false,
+                skipIfUnavailable: section.value("skip_if_unavailable").map(parseBool),
+                options: options, file: file, line: section.line)
         }
         return (repos, diagnostics)
+    }
+
+    /// A list option: items separated by white space, commas or continuation lines.
+    static func list(_ value: String) -> [String] {
+        value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" }).map(String.init)
     }
 
     /// libdnf's boolean spellings: 1/yes/true/on and 0/no/false/off.
