@@ -1,0 +1,271 @@
+import ArgumentParser
+import Foundation
+import ImageInspect
+import Logging
+import UpdateEngine
+
+/// Where the store is and how repositories are fetched.
+struct CheckerOptionsGroup: ParsableArguments {
+    @Option(name: .long, help: "The store (default: $IMGSEC_STORE, else $XDG_DATA_HOME/imgsec/imgsec.sqlite).")
+    var store: String?
+
+    @Option(name: .long, help: "How long fetched repository files and computed answers are reused: 90s, 30m, 4h, 1d.")
+    var repoMaxAge: String = "4h"
+
+    @Option(name: .long, help: "Rewrite repository URLs: FROM=TO (prefix). Repeatable.")
+    var mirror: [String] = []
+
+    @Option(name: .long, help: "A file of FROM=TO mirror rules, one per line (default: $XDG_CONFIG_HOME/imgsec/mirrors if it exists).")
+    var mirrorFile: String?
+
+    @Flag(name: .long, help: "Accept apt Release files past their Valid-Until.")
+    var ignoreValidUntil = false
+
+    @Flag(name: .long, help: "Never use the network: answer from the repository cache only.")
+    var offline = false
+
+    var storePath: String { store ?? SQLiteUpdateStore.defaultPath() }
+
+    static func seconds(_ text: String) throws -> TimeInterval {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last, let factor = units[unit], let n = Double(text.dropLast()), n >= 0 { return n * factor }
+        if let n = Double(text), n >= 0 { return n }
+        throw ValidationError("--repo-max-age takes a duration like 90s, 30m, 4h or 1d, not \(text).")
+    }
+
+    func mirrorRules() throws -> MirrorRules {
+        var rules = try MirrorRules(parsing: mirror)
+        let env = ProcessInfo.processInfo.environment
+        let defaultFile = (env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.config") + "/imgsec/mirrors"
+        let file = mirrorFile ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil)
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("Cannot read the mirror file \(file).")
+            }
+            rules = rules.merging(try MirrorRules.parse(configFile: text, file: file))
+        }
+        return rules
+    }
+
+    func makeChecker(logger: Logger) throws -> (Checker, SQLiteUpdateStore) {
+        let maxAge = try Self.seconds(repoMaxAge)
+        let store = try SQLiteUpdateStore(path: storePath)
+        let fetcher = CachingFetcher(store: store, options: .init(maxAge: .seconds(maxAge), offline: offline, mirrors: try mirrorRules()))
+        var options = CheckerOptions()
+        options.repoMaxAge = maxAge
+        options.resultMaxAge = maxAge
+        options.ignoreValidUntil = ignoreValidUntil
+        return (Checker(store: store, fetcher: fetcher, options: options, logger: logger), store)
+    }
+}
+
+/// Which machines to import.
+struct MachineInputs: ParsableArguments {
+    @Argument(help: "Disk images.")
+    var images: [String] = []
+
+    @Option(name: .long, help: "A machine's root directory. Repeatable.")
+    var root: [String] = []
+
+    @Option(name: .long, help: "The owner's e-mail address (for notifications).")
+    var owner: String?
+
+    @Option(name: .long, help: "A label K=V. Repeatable.")
+    var label: [String] = []
+
+    @Flag(name: .long, help: "Follow a qcow2 backing file whose chain stays inside the image's directory.")
+    var allowBackingFile = false
+
+    @Option(name: .long, help: "Most drives per appliance launch.")
+    var maxDrives: Int = 40
+
+    func validate() throws {
+        if images.isEmpty && root.isEmpty { throw ValidationError("Name at least one image or --root directory.") }
+        for l in label where !l.contains("=") { throw ValidationError("--label takes K=V, not \(l).") }
+    }
+
+    var labels: [String: String] {
+        var out: [String: String] = [:]
+        for l in label { let kv = l.split(separator: "=", maxSplits: 1).map(String.init); if kv.count == 2 { out[kv[0]] = kv[1] } }
+        return out
+    }
+
+    /// Inspects the images (batched) and reads the roots, then registers every machine found.
+    /// Returns the machines registered and one error line per failure.
+    func register(with checker: Checker, logger: Logger, verbose: Bool) async -> ([MachineRecord], [String]) {
+        var registered: [MachineRecord] = []
+        var errors: [String] = []
+        for dir in root {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                errors.append("\(dir): no such directory.")
+                continue
+            }
+            let machine = DirectoryMachine(root: dir)
+            let collected = await onThread { Collector().collect(from: machine) }
+            let facts = collected.facts(arch: ELFArchitecture.ofMachine(machine))
+            do {
+                registered.append(try await checker.register(name: machine.root, sourceKind: .root, sourcePath: machine.root, fingerprint: nil,
+                                                             facts: facts, collected: collected, owner: owner, labels: labels))
+            } catch { errors.append("\(error)") }
+        }
+        if !images.isEmpty {
+            var options = InspectOptions()
+            options.allowBackingFile = allowBackingFile
+            options.maxDrivesPerAppliance = maxDrives
+            options.applianceCacheDirectory = Paths.applianceCacheDirectory
+            options.stateDirectory = Paths.cacheDirectory
+            options.verbose = verbose
+            for outcome in await Inspector(options: options, logger: logger).inspect(images) {
+                if let error = outcome.error { errors.append(error.description); continue }
+                let fingerprint = try? SourceFingerprint.of(path: outcome.image)
+                for m in outcome.machines {
+                    let name = outcome.machines.count > 1 ? "\(m.image)#\(m.facts.rootDevice ?? "")" : m.image
+                    do {
+                        registered.append(try await checker.register(name: name, sourceKind: .image, sourcePath: m.image, fingerprint: fingerprint,
+                                                                     facts: m.facts, collected: m.collected, owner: owner, labels: labels))
+                    } catch { errors.append("\(error)") }
+                }
+            }
+        }
+        return (registered, errors)
+    }
+}
+
+/// Exit codes: 0 nothing pending, 100 updates pending (as `dnf check-update`), 1 when something failed.
+enum CheckExit {
+    static let pending: Int32 = 100
+
+    static func code(_ checks: [MachineCheck], errors: [String]) -> ExitCode {
+        if !errors.isEmpty || checks.contains(where: { !$0.failures.isEmpty }) { return .failure }
+        if checks.contains(where: { !$0.updates.isEmpty }) { return ExitCode(pending) }
+        return .success
+    }
+}
+
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register", abstract: "Inspects images or root directories (batched) and stores their packages and repositories.")
+
+    @OptionGroup var inputs: MachineInputs
+    @OptionGroup var checker: CheckerOptionsGroup
+    @Option(name: .long, help: "Output format: table or json.") var format: OutputFormat = .table
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = global.bootstrapLogging()
+        let (c, _) = try checker.makeChecker(logger: logger)
+        let (machines, errors) = await inputs.register(with: c, logger: logger, verbose: global.verbose >= 3)
+        for e in errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
+        switch format {
+        case .json: print(try CheckReport.json(machines.map(MachineJSON.init)))
+        case .table: for m in machines { print("registered \(m.name)  \(CheckReport.osLine(m.facts))") }
+        }
+        if !errors.isEmpty { throw ExitCode.failure }
+    }
+}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Pending updates of registered machines: counts per significance, or every update with --details.",
+        discussion: "Exit codes: 0 nothing pending, 100 updates pending, 1 a machine or repository failed (the others are still reported).")
+
+    @Argument(help: "Registered machine names (as `imgsec machines` lists them).") var machines: [String] = []
+    @Flag(name: .long, help: "Every registered machine.") var all = false
+    @Flag(name: .long, help: "Every pending update, not just the counts.") var details = false
+    @Flag(name: .long, help: "Recompute even when the result cache holds a fresh answer.") var refresh = false
+    @OptionGroup var checker: CheckerOptionsGroup
+    @Option(name: .long, help: "Output format: table or json.") var format: OutputFormat = .table
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if machines.isEmpty && !all { throw ValidationError("Name machines, or pass --all.") }
+    }
+
+    func run() async throws {
+        let logger = global.bootstrapLogging()
+        let (c, store) = try checker.makeChecker(logger: logger)
+        var records: [MachineRecord] = []
+        var errors: [String] = []
+        if all {
+            records = try await store.machines().map(\.machine)
+        } else {
+            for name in machines {
+                if let m = try await store.machine(named: name) { records.append(m) } else { errors.append("\(name): no such machine in the store (see `imgsec machines`).") }
+            }
+        }
+        let checks = await c.check(records, force: refresh)
+        CheckReport.emit(checks, errors: errors, details: details, format: format)
+        throw CheckExit.code(checks, errors: errors)
+    }
+}
+
+struct ScanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan", abstract: "Registers images or root directories and checks them in one go.",
+        discussion: "Exit codes: 0 nothing pending, 100 updates pending, 1 an image, machine or repository failed (the others are still reported).")
+
+    @OptionGroup var inputs: MachineInputs
+    @Flag(name: .long, help: "Every pending update, not just the counts.") var details = false
+    @OptionGroup var checker: CheckerOptionsGroup
+    @Option(name: .long, help: "Output format: table or json.") var format: OutputFormat = .table
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = global.bootstrapLogging()
+        let (c, _) = try checker.makeChecker(logger: logger)
+        let (machines, errors) = await inputs.register(with: c, logger: logger, verbose: global.verbose >= 3)
+        let checks = await c.check(machines, force: true)
+        CheckReport.emit(checks, errors: errors, details: details, format: format)
+        throw CheckExit.code(checks, errors: errors)
+    }
+}
+
+struct WhyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "why", abstract: "Every version of a package the machine's repositories offer, and why the candidate was chosen.")
+
+    @Argument(help: "A registered machine.") var machine: String
+    @Argument(help: "A package name.") var package: String
+    @OptionGroup var checker: CheckerOptionsGroup
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = global.bootstrapLogging()
+        let (c, store) = try checker.makeChecker(logger: logger)
+        guard let record = try await store.machine(named: machine) else {
+            throw ValidationError("\(machine): no such machine in the store (see `imgsec machines`).")
+        }
+        print(try await c.explain(record, package: package))
+    }
+}
+
+struct MachinesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "machines", abstract: "The registry: machines with their last import and last check.")
+
+    @OptionGroup var checker: CheckerOptionsGroup
+    @Option(name: .long, help: "Output format: table or json.") var format: OutputFormat = .table
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        _ = global.bootstrapLogging()
+        let store = try SQLiteUpdateStore(path: checker.storePath)
+        let machines = try await store.machines()
+        switch format {
+        case .json:
+            print(try CheckReport.json(machines.map { s -> MachineJSON in
+                var j = MachineJSON(s.machine)
+                j.packageCount = s.packageCount
+                j.lastCheckedAt = s.lastCheckedAt
+                return j
+            }))
+        case .table:
+            print(CheckReport.pad(["MACHINE", "OS", "PACKAGES", "IMPORTED", "CHECKED"], [40, 24, 9, 21, 21]))
+            for s in machines {
+                print(CheckReport.pad([s.machine.name, CheckReport.osLine(s.machine.facts), "\(s.packageCount)",
+                                       CheckReport.time(s.machine.importedAt), s.lastCheckedAt.map(CheckReport.time) ?? "never"], [40, 24, 9, 21, 21]))
+            }
+        }
+    }
+}
