@@ -145,7 +145,7 @@ final class LocalHTTPServer {
             line += byte
         }
         guard let p = Int(String(decoding: line, as: UTF8.self)) else {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             throw FetchError(url: directory.path, detail: "the test HTTP server did not start")
         }
         port = p
@@ -154,8 +154,9 @@ final class LocalHTTPServer {
     var base: String { "http://127.0.0.1:\(port)" }
 
     func stop() {
+        // SIGKILL: children of test threads may inherit a signal mask that blocks SIGTERM.
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

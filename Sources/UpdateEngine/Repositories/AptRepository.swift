@@ -47,13 +47,15 @@ public struct AptRepositoryKey: Sendable, Hashable, Codable, CustomStringConvert
         component.isEmpty ? "\(uri) \(suite)" : "\(uri) \(suite)/\(component) \(architecture)"
     }
 
-    /// The host (and port) of the URI: apt's "site", matched by `Pin: origin`; empty for `file:`.
+    /// The host of the URI (without user and port): apt's "site", matched by `Pin: origin`; empty for `file:`.
     public var site: String {
         guard let schemeEnd = uri.range(of: "://") else { return "" }
         let rest = uri[schemeEnd.upperBound...]
-        let hostPort = rest.prefix { $0 != "/" }
-        let host = hostPort.split(separator: "@").last.map(String.init) ?? ""
-        return host
+        let hostPort = rest.prefix { $0 != "/" }.split(separator: "@").last.map(String.init) ?? ""
+        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
+            return String(hostPort[...close])
+        }
+        return String(hostPort.prefix { $0 != ":" })
     }
 }
 
