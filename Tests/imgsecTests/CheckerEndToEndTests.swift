@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+
+/// The Update Checker end to end, on a real Debian 12 machine's dpkg status (912 packages) and the real
+/// bookworm-updates/-security indexes served on 127.0.0.1: imgsec's answer must be real apt's.
+@Suite(.serialized) struct CheckerEndToEndTests {
+    /// A mirror tree (scripts/fixture-mirror.sh) behind fixtures/tools/test_http_server.py, with a request log.
+    final class Mirror {
+        let tree: String
+        let process: Process
+        let port: Int
+        var base: String { "http://127.0.0.1:\(port)" }
+        var log: String { tree + "/requests.log" }
+
+        init() throws {
+            tree = NSTemporaryDirectory() + "imgsec-mirror-\(UUID().uuidString)"
+            let layout = try CLI.run("/bin/bash", [CLI.repository.appendingPathComponent("scripts/fixture-mirror.sh").path, tree])
+            guard layout.status == 0 else { throw CLIError("fixture-mirror.sh: \(layout.stderr)") }
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [CLI.fixture("tools/test_http_server.py"), "--root", tree, "--port", "0",
+                                 "--port-file", tree + "/port", "--log-file", tree + "/requests.log"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var port = 0
+            for _ in 0..<100 where port == 0 {
+                usleep(50_000)
+                port = Int((try? String(contentsOfFile: tree + "/port", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            }
+            guard port > 0 else { throw CLIError("the test HTTP server did not start") }
+            self.port = port
+        }
+
+        func stop() {
+            // SIGKILL: the threading HTTP server does not stop on SIGTERM while a connection is open.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
+
+        deinit {
+            stop()
+            try? FileManager.default.removeItem(atPath: tree)
+        }
+
+        /// The request log: (path, status, conditional).
+        func requests() -> [(path: String, status: Int, conditional: Bool)] {
+            guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
+            return text.split(separator: "\n").compactMap { line in
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                let conditional = !(obj["if_none_match"] is NSNull) || !(obj["if_modified_since"] is NSNull)
+                return (obj["path"] as? String ?? "", obj["status"] as? Int ?? 0, conditional)
+            }
+        }
+    }
+
+    struct CLIError: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
+
+    static let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+    /// A machine root: the real status file, deb822 sources naming the served archives, the archive keyring.
+    static func makeRoot(_ mirror: Mirror, name: String = "root") throws -> String {
+        let root = mirror.tree + "/" + name
+        func put(_ path: String, _ bytes: Data) throws {
+            let url = URL(fileURLWithPath: root + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try bytes.write(to: url)
+        }
+        try put("var/lib/dpkg/status", try Data(contentsOf: URL(fileURLWithPath: CLI.fixture("dpkg-status/this-machine_debian-12.status"))))
+        try put("etc/os-release", Data("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n".utf8))
+        try put("etc/apt/sources.list.d/debian.sources", Data("""
+            Types: deb
+            URIs: \(mirror.base)/debian
+            Suites: bookworm-updates
+            Components: main
+            Signed-By: \(keyring)
+
+            Types: deb
+            URIs: \(mirror.base)/debian-security
+            Suites: bookworm-security
+            Components: main
+            Signed-By: \(keyring)
+
+            """.utf8))
+        try put(String(keyring.dropFirst()), try Data(contentsOf: URL(fileURLWithPath: keyring)))
+        return root
+    }
+
+    static func updates(_ result: CLI.Result) throws -> (machines: [[String: Any]], updates: Set<String>) {
+        let json = try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any], "\(result.stdout)\n\(result.stderr)")
+        let machines = try #require(json["machines"] as? [[String: Any]])
+        var set = Set<String>()
+        for m in machines {
+            for u in (m["updates"] as? [[String: Any]]) ?? [] {
+                set.insert("\(u["name"] as? String ?? ""):\(u["arch"] as? String ?? "") \(u["candidate"] as? String ?? "")")
+            }
+        }
+        return (machines, set)
+    }
+
+    /// Real apt on the same root and the same served files: `apt list --upgradable`.
+    static func aptUpgradable(root: String) throws -> Set<String> {
+        let conf = root + "/apt-test.conf"
+        try """
+            Dir "\(root)/";
+            Dir::State::status "\(root)/var/lib/dpkg/status";
+            APT::Architecture "amd64";
+            Debug::NoLocking "true";
+            Acquire::Languages "none";
+            Acquire::Retries "0";
+            APT::Sandbox::User "root";
+
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        for dir in ["var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "etc/apt/preferences.d", "etc/apt/apt.conf.d"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+        }
+        let env = ["APT_CONFIG": conf, "LC_ALL": "C", "HOME": root]
+        let update = try CLI.run("/usr/bin/apt-get", ["-q", "update"], environment: env)
+        guard update.status == 0 else { throw CLIError("apt-get update: \(update.stderr)") }
+        let list = try CLI.run("/usr/bin/apt", ["list", "--upgradable"], environment: env)
+        var out = Set<String>()
+        for line in list.stdout.split(separator: "\n") where line.contains("[upgradable from") {
+            let words = line.split(separator: " ")
+            guard words.count >= 3, let name = words[0].split(separator: "/").first else { continue }
+            // apt shows `all` for architecture-independent packages; they belong to the native architecture.
+            out.insert("\(name):\(words[2] == "all" ? "amd64" : words[2]) \(words[1])")
+        }
+        return out
+    }
+
+    @Test func scanFindsExactlyWhatAptListUpgradableFinds() throws {
+        let mirror = try Mirror()
+        let root = try Self.makeRoot(mirror)
+        let store = mirror.tree + "/store.sqlite"
+        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store])
+        #expect(scan.status == 100, "\(scan.stderr)")
+        let ours = try Self.updates(scan).updates
+        let apt = try Self.aptUpgradable(root: root)
+        #expect(!apt.isEmpty)
+        #expect(ours == apt, "only imgsec: \(ours.subtracting(apt).sorted()) only apt: \(apt.subtracting(ours).sorted())")
+        let machine = try #require(try Self.updates(scan).machines.first)
+        #expect((machine["counts"] as? [String: Int])?["security"] ?? 0 > 0)
+    }
+
+    @Test func aSecondCheckAnswersFromTheResultCacheWithTheMirrorStopped() throws {
+        let mirror = try Mirror()
+        let root = try Self.makeRoot(mirror)
+        let store = mirror.tree + "/store.sqlite"
+        let first = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store])
+        #expect(first.status == 100, "\(first.stderr)")
+        mirror.stop()
+        let second = try CLI.run(["check", root, "--details", "--format", "json", "--store", store])
+        #expect(second.status == 100, "\(second.stderr)")
+        #expect(!second.stderr.contains("error:"))
+        let machine = try #require(try Self.updates(second).machines.first)
+        #expect(machine["fromCache"] as? Bool == true)
+        #expect(try Self.updates(second).updates == (try Self.updates(first).updates))
+        // With the cache bypassed and the mirror gone, the failure is reported (and the exit code says so).
+        let refreshed = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store])
+        #expect(refreshed.status == 1)
+        #expect(refreshed.stderr.contains("error: \(root)"))
+    }
+
+    @Test func expiredIndexesAreRevalidatedWithConditionalRequestsNotDownloadedAgain() throws {
+        let mirror = try Mirror()
+        let root = try Self.makeRoot(mirror)
+        let store = mirror.tree + "/store.sqlite"
+        let first = try CLI.run(["scan", "--root", root, "--format", "json", "--store", store])
+        #expect(first.status == 100, "\(first.stderr)")
+        let before = mirror.requests()
+        #expect(before.contains { $0.status == 200 && $0.path.hasSuffix("/InRelease") })
+        // Within the validity period: no request at all.
+        let cached = try CLI.run(["check", root, "--refresh", "--store", store])
+        #expect(cached.status == 100)
+        #expect(mirror.requests().count == before.count)
+        // Past it: every file the check uses is revalidated with a conditional request and answered 304;
+        // nothing is downloaded again (names the Release lists but the mirror lacks are asked for again: 404).
+        let expired = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store])
+        #expect(expired.status == 100, "\(expired.stderr)")
+        let after = Array(mirror.requests().dropFirst(before.count))
+        #expect(after.filter { $0.status == 304 }.count >= 4, "\(after)")
+        #expect(after.allSatisfy { ($0.conditional && $0.status == 304) || $0.status == 404 }, "\(after)")
+        #expect(!after.contains { $0.status == 200 })
+    }
+
+    @Test func killingARegisterLeavesAStoreThatOpensAndAnswers() throws {
+        let mirror = try Mirror()
+        var roots: [String] = []
+        for i in 0..<40 { roots.append(try Self.makeRoot(mirror, name: "machine-\(i)")) }
+        let store = mirror.tree + "/store.sqlite"
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: CLI.binary)
+        writer.arguments = ["register", "--store", store, "-q"] + roots.flatMap { ["--root", $0] }
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = FileHandle.nullDevice
+        try writer.run()
+        // Kill it once a few machines are in, while it is still writing.
+        var seen = 0
+        for _ in 0..<400 where seen < 3 {
+            usleep(25_000)
+            if let r = try? CLI.run(["machines", "--store", store, "--format", "json"]), r.status == 0,
+               let list = try? JSONSerialization.jsonObject(with: r.stdoutBytes) as? [Any] { seen = list.count }
+        }
+        let wasRunning = writer.isRunning
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        #expect(seen >= 3)
+        #expect(wasRunning, "register finished before it could be killed; the test proves nothing")
+        let listed = try CLI.run(["machines", "--store", store, "--format", "json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let machines = try #require(try JSONSerialization.jsonObject(with: listed.stdoutBytes) as? [[String: Any]])
+        #expect(machines.count >= 3 && machines.count < 40)
+        #expect(machines.allSatisfy { $0["packageCount"] as? Int == 912 })
+        let integrity = try CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", store])
+        #expect(integrity.stdout == "ok\n")
+        // And it still answers: a check of what was registered works.
+        let check = try CLI.run(["check", "--all", "--store", store, "--format", "json"])
+        #expect(check.status == 100, "\(check.stderr)")
+    }
+}
