@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
-        .testTarget(name: "UpdateEngineTests", dependencies: ["UpdateEngine"]),
+        .testTarget(name: "UpdateEngineTests", dependencies: ["UpdateEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ImageInspectTests", dependencies: ["ImageInspect", "UpdateEngine"]),
         .testTarget(name: "OPSRunnerTests", dependencies: ["OPSRunner"]),
         .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine"]),

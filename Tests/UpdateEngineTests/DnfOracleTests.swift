@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import UpdateEngine
 
@@ -151,6 +152,19 @@ struct DnfOracleTests {
         print(policy.explain(name: "nodejs", arch: "x86_64", installed: rpmdb.headers))
         #expect(ours == dnfSet)
         #expect(updates.first { $0.name == "kernel-devel" }?.installOnly == true)
+
+        // The Update Checker end to end on the same installroot: register into a store, then check through
+        // real HTTP (the caching fetcher) — the same answer as dnf.
+        let store = try SQLiteUpdateStore(path: work + "/store.sqlite")
+        let checker = Checker(store: store, fetcher: CachingFetcher(store: store), logger: Logger(label: "test"))
+        let collected = Collector().collect(from: machine)
+        let record = try await checker.register(name: run.root, sourceKind: .root, sourcePath: run.root, fingerprint: nil,
+                                                facts: collected.facts(arch: nil), collected: collected, owner: nil, labels: [:])
+        let check = try #require(await checker.check([record]).first)
+        #expect(check.failures.isEmpty, "\(check.failures)")
+        #expect(Set(check.updates.map { "\($0.name).\($0.arch) \($0.candidate) \($0.repository)" }) == dnfSet)
+        let again = try #require(await checker.check([record]).first)
+        #expect(again.fromCache)
         #expect(!dnfSet.contains { $0.hasPrefix("httpd.") })
         #expect(dnfSet.count >= 4)
     }
