@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Benchmark of the Update Checker, each number next to a peer measured in the same run:
+#  1. one registered 912-package Debian 12 machine checked from warm caches vs `apt list --upgradable` on the
+#     same root (after `apt-get update` against the same indexes);
+#  2. N registered machines (default 1000) sharing repositories: register, first check, cached check;
+#  3. the repository import of the first check vs `xz -dc` of the same indexes.
+# The real bookworm-updates/-security indexes are served on 127.0.0.1 (scripts/fixture-mirror.sh).
+#   scripts/bench-check.sh [N]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+n=${1:-1000}
+cd "$here/.."
+swift build -c release --product imgsec >&2
+bin=$(swift build -c release --show-bin-path)/imgsec
+work=$(mktemp -d /var/tmp/imgsec-bench-check.XXXXXX)
+trap 'kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
+"$here/fixture-mirror.sh" "$work/mirror" >/dev/null
+python3 fixtures/tools/test_http_server.py --root "$work/mirror" --port 0 --port-file "$work/port" >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+base="http://127.0.0.1:$(cat "$work/port")"
+
+template="$work/template"
+mkdir -p "$template/var/lib/dpkg" "$template/etc/apt/sources.list.d" "$template/usr/share/keyrings" \
+  "$template/var/lib/apt/lists/partial" "$template/var/cache/apt/archives/partial" "$template/etc/apt/preferences.d" "$template/etc/apt/apt.conf.d"
+cp fixtures/dpkg-status/this-machine_debian-12.status "$template/var/lib/dpkg/status"
+cp /usr/share/keyrings/debian-archive-keyring.gpg "$template/usr/share/keyrings/"
+printf 'ID=debian\nVERSION_ID="12"\n' > "$template/etc/os-release"
+cat > "$template/etc/apt/sources.list.d/debian.sources" <<EOS
+Types: deb
+URIs: $base/debian
+Suites: bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $base/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOS
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+store="$work/store.sqlite"
+
+# 1. One machine, warm caches, vs apt.
+"$bin" scan --root "$template" --store "$store" -q >/dev/null || [ $? = 100 ]
+t0=$(now); for _ in $(seq 20); do "$bin" check "$template" --store "$store" -q >/dev/null || [ $? = 100 ]; done; t1=$(now)
+cat > "$work/apt.conf" <<EOS
+Dir "$template/";
+Dir::State::status "$template/var/lib/dpkg/status";
+APT::Architecture "amd64";
+Debug::NoLocking "true";
+Acquire::Languages "none";
+APT::Sandbox::User "root";
+EOS
+APT_CONFIG="$work/apt.conf" apt-get -qq update >/dev/null
+t2=$(now); for _ in $(seq 20); do APT_CONFIG="$work/apt.conf" apt list --upgradable >/dev/null 2>&1; done; t3=$(now)
+ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 20 }')
+apt=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.4f", (b - a) / 20 }')
+echo "1. one 912-package machine, warm caches: imgsec check ${ours} s (whole process) vs apt list --upgradable ${apt} s; ratio apt/imgsec $(awk -v a="$apt" -v b="$ours" 'BEGIN { printf "%.1f", a / b }')x"
+
+# 2. N machines sharing repositories (hard links: no extra disk).
+roots=()
+for i in $(seq 1 "$n"); do
+  r="$work/m/$i"; mkdir -p "$r"; cp -al "$template/." "$r/"; roots+=(--root "$r")
+done
+store2="$work/store2.sqlite"
+t0=$(now); "$bin" register "${roots[@]}" --store "$store2" -q >/dev/null; t1=$(now)
+"$bin" check --all --store "$store2" -q --format json > "$work/first.json" || [ $? = 100 ]; t2=$(now)
+"$bin" check --all --store "$store2" -q --format json > "$work/second.json" || [ $? = 100 ]; t3=$(now)
+echo "2. $n machines: register $(elapsed "$t0" "$t1") s; first check (repositories fetched once, every machine computed) $(elapsed "$t1" "$t2") s; cached check $(elapsed "$t2" "$t3") s (whole process)"
+
+# 3. Repository import vs decompression of the same indexes.
+rm -f "$work/store3.sqlite"*
+t0=$(now); "$bin" scan --root "$template" --store "$work/store3.sqlite" -q >/dev/null || [ $? = 100 ]; t1=$(now)
+t2=$(now); xz -dc fixtures/repo-metadata/debian-apt-indexes/bookworm-security_main_binary-amd64_Packages.xz >/dev/null; cat fixtures/repo-metadata/debian-apt-indexes/bookworm-updates_main_binary-amd64_Packages >/dev/null; t3=$(now)
+echo "3. first scan of one machine (fetch over HTTP, gpgv, checksums, parse, decide, store) $(elapsed "$t0" "$t1") s vs xz -dc of the same indexes $(elapsed "$t2" "$t3") s"
