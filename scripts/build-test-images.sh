@@ -221,4 +221,6 @@ fi
 fresh empty.qcow2 || qemu-img create -q -f qcow2 empty.qcow2 256M
 rm -f backing.qcow2; qemu-img create -q -f qcow2 -b deb12.qcow2 -F qcow2 backing.qcow2
 echo "this is not a disk image" > notimage.img
+# A frozen copy of the indexes the Debian images use, served on 127.0.0.1 by the end-to-end tests.
+"$here/freeze-debian-indexes.sh" "$out/frozen-mirror" >/dev/null
 echo "$out"

@@ -6,19 +6,29 @@ import Testing
 @Suite(.serialized) struct CheckerEndToEndTests {
     /// A mirror tree (scripts/fixture-mirror.sh) behind fixtures/tools/test_http_server.py, with a request log.
     final class Mirror {
+        /// A scratch directory of this mirror's own (port file, request log, test roots); removed at the end.
         let tree: String
+        let servedRoot: String
         let process: Process
         let port: Int
         var base: String { "http://127.0.0.1:\(port)" }
         var log: String { tree + "/requests.log" }
 
-        init() throws {
-            tree = NSTemporaryDirectory() + "imgsec-mirror-\(UUID().uuidString)"
-            let layout = try CLI.run("/bin/bash", [CLI.repository.appendingPathComponent("scripts/fixture-mirror.sh").path, tree])
-            guard layout.status == 0 else { throw CLIError("fixture-mirror.sh: \(layout.stderr)") }
+        /// Serves `root` when given (its request log goes to a temporary directory), else a new fixture mirror.
+        init(root: String? = nil) throws {
+            let scratch = NSTemporaryDirectory() + "imgsec-mirror-\(UUID().uuidString)"
+            if let root {
+                servedRoot = root
+                try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            } else {
+                servedRoot = scratch
+                let layout = try CLI.run("/bin/bash", [CLI.repository.appendingPathComponent("scripts/fixture-mirror.sh").path, scratch])
+                guard layout.status == 0 else { throw CLIError("fixture-mirror.sh: \(layout.stderr)") }
+            }
+            tree = scratch
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [CLI.fixture("tools/test_http_server.py"), "--root", tree, "--port", "0",
+            process.arguments = [CLI.fixture("tools/test_http_server.py"), "--root", servedRoot, "--port", "0",
                                  "--port-file", tree + "/port", "--log-file", tree + "/requests.log"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
