@@ -14,6 +14,7 @@
 #   deb12-lvm.qcow2  Debian 12 with its root on an LVM logical volume
 #   mariner.qcow2    rpm family: a CBL-Mariner 2.0 root with its real rpmdb.sqlite
 #   centos7.raw      rpm family: a CentOS 7 root with its real Berkeley DB Packages
+#   cs9.qcow2        rpm family: a CentOS Stream 9 root whose SQLite rpmdb rpm 4.18 wrote (rpmbuild + rpm --justdb)
 #   two-roots.qcow2  two operating systems on one disk (Debian 12 and CentOS 7)
 #   luks.qcow2       an encrypted (LUKS) volume only
 #   empty.qcow2      a blank disk
@@ -28,7 +29,7 @@ source "$here/lib.sh"
 demo_only=0
 [ "${1:-}" = "--demo-only" ] && demo_only=1
 
-imgsec_apt_install debootstrap qemu-utils e2fsprogs fdisk xz-utils dpkg libguestfs-tools libguestfs-xfs linux-image-amd64 cryptsetup-bin lvm2
+imgsec_apt_install debootstrap qemu-utils e2fsprogs fdisk xz-utils dpkg libguestfs-tools libguestfs-xfs linux-image-amd64 cryptsetup-bin lvm2 rpm
 export LIBGUESTFS_BACKEND_SETTINGS=force_tcg   # KVM hangs on this kind of machine; guestfish is only a builder here
 
 out=$(imgsec_images_dir)
@@ -106,7 +107,7 @@ disk_with() {
 }
 
 # Images are rebuilt when RECIPE changes (bump it when this script makes different images).
-RECIPE=5
+RECIPE=6
 if [ "$(cat .imgsec-recipe 2>/dev/null)" != "$RECIPE" ]; then
   rm -f ./*.qcow2 ./*.raw ./*.img ./*.tsv ./*.os ./*.ext4 ./*.tmp
   echo "$RECIPE" > .imgsec-recipe
@@ -177,6 +178,39 @@ if ! fresh centos7.raw; then
     v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > centos7.expected.tsv
   os_facts rootfs-centos7 > centos7.os
 fi
+# CentOS Stream 9: tiny packages built with rpmbuild, installed into the root's database with rpm --justdb.
+if ! fresh cs9.qcow2; then
+  rm -rf rootfs-cs9 cs9-build; mkdir -p rootfs-cs9/etc/yum.repos.d rootfs-cs9/etc/dnf/modules.d rootfs-cs9/usr/lib rootfs-cs9/bin \
+    cs9-build/home cs9-build/specs
+  printf '%%_dbpath /var/lib/rpm\n' > cs9-build/home/.rpmmacros
+  rpms=()
+  # Tabs are white space to `read`, which would merge an empty epoch column away: split on '|' instead.
+  while IFS='|' read -r name epoch version release arch; do
+    case "$name" in ''|'#'*) continue ;; esac
+    { echo "Name: $name"; [ -n "$epoch" ] && echo "Epoch: $epoch"
+      printf 'Version: %s\nRelease: %s\nSummary: stand-in for %s\nLicense: MIT\nBuildArch: %s\n%%description\nStand-in.\n%%files\n' "$version" "$release" "$name" "$arch"
+    } > "cs9-build/specs/$name.spec"
+    HOME="$PWD/cs9-build/home" rpmbuild -bb --quiet --define "_topdir $PWD/cs9-build/top" --define "_build_id_links none" "cs9-build/specs/$name.spec" >/dev/null
+    rpms+=("cs9-build/top/RPMS/$arch/$name-$version-$release.$arch.rpm")
+  done < <(tr '\t' '|' < "$repo/fixtures/images/cs9/packages.tsv")
+  HOME="$PWD/cs9-build/home" rpm --root "$PWD/rootfs-cs9" --dbpath /var/lib/rpm --initdb
+  HOME="$PWD/cs9-build/home" rpm --root "$PWD/rootfs-cs9" --dbpath /var/lib/rpm -i --justdb --nodeps --noscripts --ignorearch "${rpms[@]}"
+  cp "$repo/fixtures/images/cs9/os-release" rootfs-cs9/usr/lib/os-release; ln -s ../usr/lib/os-release rootfs-cs9/etc/os-release
+  cp "$repo/fixtures/images/cs9/appstream.repo" rootfs-cs9/etc/yum.repos.d/
+  cp "$repo/fixtures/images/cs9/mariadb.module" rootfs-cs9/etc/dnf/modules.d/
+  mkdir -p rootfs-cs9/etc/dnf && cp "$repo/fixtures/images/cs9/dnf.conf" rootfs-cs9/etc/dnf/dnf.conf
+  cp /bin/true rootfs-cs9/bin/sh
+  printf 'LABEL=root / ext4 defaults 1 1\n' > rootfs-cs9/etc/fstab
+  echo "CentOS Stream release 9" > rootfs-cs9/etc/centos-release
+  HOME="$PWD/cs9-build/home" rpm --root "$PWD/rootfs-cs9" --dbpath /var/lib/rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n' \
+    | sed 's/\t0:/\t/' | sort > cs9.expected.tsv
+  os_facts rootfs-cs9 > cs9.os
+  mkfs_dir rootfs-cs9 fs-cs9.ext4
+  disk_with gpt disk-cs9.img fs-cs9.ext4
+  qemu-img convert -O qcow2 disk-cs9.img cs9.qcow2
+  rm -rf disk-cs9.img fs-cs9.ext4 cs9-build
+fi
+
 if ! fresh two-roots.qcow2; then
   mkfs_dir rootfs-deb11 fs-a.ext4
   mkfs_dir rootfs-centos7 fs-b.ext4

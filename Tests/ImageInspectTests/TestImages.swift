@@ -16,7 +16,8 @@ enum TestImages {
 
     /// Images with an operating system, and the name of their golden files.
     static let good = ["deb12.qcow2": "deb12", "deb12.raw": "deb12-raw", "deb11.qcow2": "deb11",
-                       "deb12-lvm.qcow2": "deb12-lvm", "mariner.qcow2": "mariner", "centos7.raw": "centos7"]
+                       "deb12-lvm.qcow2": "deb12-lvm", "mariner.qcow2": "mariner", "centos7.raw": "centos7",
+                       "cs9.qcow2": "cs9"]
     static let bad = ["luks.qcow2", "empty.qcow2", "backing.qcow2", "notimage.img", "missing.qcow2"]
     static let batch = good.keys.sorted() + ["two-roots.qcow2"] + bad
 

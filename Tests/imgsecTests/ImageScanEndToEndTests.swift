@@ -88,4 +88,47 @@ struct ImageScanEndToEndTests {
         #expect(ours[CLI.images + "/rootfs-deb12"] == apt12)
         #expect(ours[CLI.images + "/deb11.qcow2"] == apt11)
     }
+
+    /// The CentOS Stream 9 image (its rpmdb written by rpm 4.18) against the real CS9 AppStream repodata served on
+    /// 127.0.0.1, compared with real `dnf check-update` on its root filesystem: module streams, an exclude, an
+    /// installonly kernel, epochs.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dnf"), "needs Debian's dnf"))
+    func scanningTheRpmImageGivesDnfsAnswer() throws {
+        let repodata = CLI.fixture("repo-metadata/centos-stream-9-appstream")
+        let mirror = try CheckerEndToEndTests.Mirror(root: repodata)
+        let work = NSTemporaryDirectory() + "imgsec-cs9-scan-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let origin = "http://cs9-mirror.imgsec.invalid/9-stream/AppStream/x86_64/os/"
+        let scan = try CLI.run(["scan", CLI.images + "/cs9.qcow2", "--details", "--format", "json", "--store", work + "/store.sqlite",
+                                "--mirror", "\(origin)=\(mirror.base)/"], environment: ["IMGSEC_CACHE_DIR": work + "/cache"])
+        #expect(scan.status == 100, "\(scan.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: scan.stdoutBytes) as? [String: Any])
+        let machine = try #require((json["machines"] as? [[String: Any]])?.first)
+        let updates = (machine["updates"] as? [[String: Any]]) ?? []
+        let ours = Set(updates.map { "\($0["name"] as? String ?? "").\($0["arch"] as? String ?? "") \($0["candidate"] as? String ?? "")" })
+
+        // Real dnf on a copy of the image's root filesystem, its repository pointed at the same server.
+        let root = work + "/root"
+        let copy = try CLI.run("/bin/cp", ["-a", CLI.images + "/rootfs-cs9", root])
+        try #require(copy.status == 0, "\(copy.stderr)")
+        let repo = root + "/etc/yum.repos.d/appstream.repo"
+        try (try String(contentsOfFile: repo, encoding: .utf8)).replacingOccurrences(of: "http://cs9-mirror.imgsec.invalid/9-stream/AppStream/$basearch/os/", with: mirror.base + "/")
+            .write(toFile: repo, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: work + "/home", withIntermediateDirectories: true)
+        try "%_dbpath /var/lib/rpm\n".write(toFile: work + "/home/.rpmmacros", atomically: true, encoding: .utf8)
+        let dnf = try CLI.run("/usr/bin/dnf", ["--installroot=\(root)", "--config=\(root)/etc/dnf/dnf.conf", "--releasever=9",
+                                               "--setopt=reposdir=\(root)/etc/yum.repos.d", "--setopt=cachedir=\(work)/dnf-cache",
+                                               "--nogpgcheck", "-q", "check-update"], environment: ["HOME": work + "/home", "LC_ALL": "C.UTF-8"])
+        #expect(dnf.status == 100, "\(dnf.stderr)")
+        var theirs = Set<String>()
+        for line in dnf.stdout.split(separator: "\n") {
+            if line.hasPrefix("Obsoleting") { break }
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard f.count == 3, f[0].contains(".") else { continue }
+            theirs.insert("\(f[0]) \(f[1])")
+        }
+        #expect(theirs.count >= 4)
+        #expect(ours == theirs, "only imgsec: \(ours.subtracting(theirs).sorted()) only dnf: \(theirs.subtracting(ours).sorted())")
+        #expect(updates.contains { $0["name"] as? String == "kernel-devel" && $0["installOnly"] as? Bool == true })
+    }
 }
