@@ -1,17 +1,6 @@
-/// A problem in one apt configuration file (apt.conf, preferences, dpkg's arch list).
-public struct AptConfigDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var message: String
-
-    public init(file: String, line: Int, message: String) {
-        self.file = file
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String { "\(file) line \(line): \(message)." }
-}
+/// A problem in one apt configuration file (apt.conf, preferences, dpkg's arch list): the same shape as a
+/// sources problem — file, line, message.
+public typealias AptConfigDiagnostic = AptSourcesDiagnostic
 
 /// apt's configuration tree as written in `apt.conf` files: `A::B "value";`, nested `A { B "v"; };`,
 /// lists `A { "x"; "y"; };`, `//`, `/* */` and `#` comments, `#clear`. `#include` is not followed.
