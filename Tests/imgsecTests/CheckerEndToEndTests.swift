@@ -117,6 +117,7 @@ import Testing
             Debug::NoLocking "true";
             Acquire::Languages "none";
             Acquire::Retries "0";
+            Acquire::Check-Valid-Until "false";
             APT::Sandbox::User "root";
 
             """.write(toFile: conf, atomically: true, encoding: .utf8)
@@ -141,7 +142,7 @@ import Testing
         let mirror = try Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store])
+        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(scan.status == 100, "\(scan.stderr)")
         let ours = try Self.updates(scan).updates
         let apt = try Self.aptUpgradable(root: root)
@@ -155,17 +156,17 @@ import Testing
         let mirror = try Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let first = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store])
+        let first = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(first.status == 100, "\(first.stderr)")
         mirror.stop()
-        let second = try CLI.run(["check", root, "--details", "--format", "json", "--store", store])
+        let second = try CLI.run(["check", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(second.status == 100, "\(second.stderr)")
         #expect(!second.stderr.contains("error:"))
         let machine = try #require(try Self.updates(second).machines.first)
         #expect(machine["fromCache"] as? Bool == true)
         #expect(try Self.updates(second).updates == (try Self.updates(first).updates))
         // With the cache bypassed and the mirror gone, the failure is reported (and the exit code says so).
-        let refreshed = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store])
+        let refreshed = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
         #expect(refreshed.status == 1)
         #expect(refreshed.stderr.contains("error: \(root)"))
     }
@@ -174,17 +175,17 @@ import Testing
         let mirror = try Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let first = try CLI.run(["scan", "--root", root, "--format", "json", "--store", store])
+        let first = try CLI.run(["scan", "--root", root, "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(first.status == 100, "\(first.stderr)")
         let before = mirror.requests()
         #expect(before.contains { $0.status == 200 && $0.path.hasSuffix("/InRelease") })
         // Within the validity period: no request at all.
-        let cached = try CLI.run(["check", root, "--refresh", "--store", store])
+        let cached = try CLI.run(["check", root, "--refresh", "--store", store, "--ignore-valid-until"])
         #expect(cached.status == 100)
         #expect(mirror.requests().count == before.count)
         // Past it: every file the check uses is revalidated with a conditional request and answered 304;
         // nothing is downloaded again (names the Release lists but the mirror lacks are asked for again: 404).
-        let expired = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store])
+        let expired = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
         #expect(expired.status == 100, "\(expired.stderr)")
         let after = Array(mirror.requests().dropFirst(before.count))
         #expect(after.filter { $0.status == 304 }.count >= 4, "\(after)")
@@ -206,7 +207,7 @@ import Testing
         let store = mirror.tree + "/store.sqlite"
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: CLI.binary)
-        writer.arguments = ["register", "--store", store, "-q"] + roots.flatMap { ["--root", $0] }
+        writer.arguments = ["register", "--store", store, "--ignore-valid-until", "-q"] + roots.flatMap { ["--root", $0] }
         writer.standardOutput = FileHandle.nullDevice
         writer.standardError = FileHandle.nullDevice
         try writer.run()
@@ -230,7 +231,7 @@ import Testing
         let integrity = try CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", store])
         #expect(integrity.stdout == "ok\n")
         // And it still answers: a check of what was registered works.
-        let check = try CLI.run(["check", "--all", "--store", store, "--format", "json"])
+        let check = try CLI.run(["check", "--all", "--store", store, "--format", "json", "--ignore-valid-until"])
         #expect(check.status == 100, "\(check.stderr)")
     }
 }
