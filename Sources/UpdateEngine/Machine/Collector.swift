@@ -1,5 +1,3 @@
-import Foundation
-
 /// Copies the package-management files of a machine into a ``SnapshotMachine``: os-release, the dpkg and
 /// rpm databases, apt, yum and dnf configuration, and the keyrings apt trusts.
 ///
@@ -110,24 +108,14 @@ public struct Collector: Sendable {
         return Result(files: snapshot, diagnostics: diagnostics, found: found)
     }
 
-    /// Absolute paths named by `signed-by=` options and `Signed-By:` fields of the collected apt sources.
+    /// Absolute paths named by the `Signed-By` of the collected apt sources (the apt sources parser decides;
+    /// fingerprints and inline keys name no file).
     static func signedByPaths(in snapshot: SnapshotMachine) -> [String] {
+        guard let sources = try? AptSources.read(from: snapshot) else { return [] }
         var paths: [String] = []
-        for (path, bytes) in snapshot.files.sorted(by: { $0.key < $1.key })
-        where path == "/etc/apt/sources.list" || path.hasPrefix("/etc/apt/sources.list.d/") {
-            let text = String(decoding: bytes, as: UTF8.self)
-            for line in text.split(whereSeparator: \.isNewline) {
-                let lower = line.lowercased()
-                var values: [Substring] = []
-                if let r = lower.range(of: "signed-by=") {
-                    let rest = line[r.upperBound...]
-                    values = [rest.prefix(while: { $0 != " " && $0 != "]" && $0 != "\t" })]
-                    values = values.flatMap { $0.split(separator: ",") }
-                } else if lower.hasPrefix("signed-by:") {
-                    values = line.dropFirst("signed-by:".count).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
-                }
-                for value in values where value.hasPrefix("/") { paths.append(String(value)) }
-            }
+        for entry in sources.entries {
+            guard case .paths(let named) = entry.signedBy else { continue }
+            for path in named where path.hasPrefix("/") && !paths.contains(path) { paths.append(path) }
         }
         return paths
     }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import UpdateEngine
+
+/// What the collector copies out of a machine, read from a root directory.
+struct CollectorTests {
+    func makeRoot(_ files: [String: String], links: [String: String] = [:]) throws -> String {
+        let root = NSTemporaryDirectory() + "imgsec-collector-\(UUID().uuidString)"
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: root + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        for (path, target) in links {
+            let url = URL(fileURLWithPath: root + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: url.path, withDestinationPath: target)
+        }
+        return root
+    }
+
+    @Test func keyringsNamedBySignedByAreCollectedFromBothSourceFormats() throws {
+        let root = try makeRoot([
+            "/etc/apt/sources.list": "deb [arch=amd64 signed-by=/etc/apt/keyrings/a.gpg] http://example.org/a stable main\n",
+            "/etc/apt/sources.list.d/b.sources": "Types: deb\nURIs: http://example.org/b\nSuites: stable\nComponents: main\nSigned-By: /usr/share/keyrings/b.gpg\n",
+            "/etc/apt/keyrings/a.gpg": "key a",
+            "/usr/share/keyrings/b.gpg": "key b",
+            "/usr/share/keyrings/unused.gpg": "not named",
+            "/var/lib/dpkg/status": "",
+        ])
+        let result = Collector().collect(from: DirectoryMachine(root: root))
+        #expect(result.files.files["/etc/apt/keyrings/a.gpg"] == Array("key a".utf8))
+        #expect(result.files.files["/usr/share/keyrings/b.gpg"] == Array("key b".utf8))
+        #expect(result.files.files["/usr/share/keyrings/unused.gpg"] == nil)
+        #expect(result.packageFormat == .deb)
+    }
+
+    @Test func anAbsoluteLinkResolvesInsideTheMachineNotOnTheHost() throws {
+        // /etc/os-release -> /usr/lib/os-release inside the machine; a link to /etc/hostname must not reach the host's.
+        let root = try makeRoot(["/usr/lib/os-release": "ID=debian\nVERSION_ID=\"12\"\n"],
+                                links: ["/etc/os-release": "/usr/lib/os-release", "/etc/hostname": "/../../../../etc/hostname"])
+        let result = Collector().collect(from: DirectoryMachine(root: root))
+        #expect(result.osRelease?.id == "debian")
+        #expect(result.hostname == nil)
+        #expect(result.files.files["/etc/hostname"] == nil)
+    }
+
+    @Test func aFileOverItsCapIsReportedAndTheRestCollected() throws {
+        var limits = Collector.Limits()
+        limits.config = 16
+        let root = try makeRoot(["/etc/os-release": "ID=debian\n", "/etc/apt/sources.list": String(repeating: "#", count: 64)])
+        let result = Collector(limits: limits).collect(from: DirectoryMachine(root: root))
+        #expect(result.osRelease?.id == "debian")
+        #expect(result.diagnostics.contains { $0.contains("/etc/apt/sources.list") && $0.contains("16-byte limit") })
+    }
+}
