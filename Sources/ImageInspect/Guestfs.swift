@@ -192,10 +192,6 @@ final class Guestfs: @unchecked Sendable {  // unchecked: every use of `g` happe
         }
     }
 
-    func fileArchitecture(_ path: String) throws -> String {
-        try locked { try string("guestfs_file_architecture", guestfs_file_architecture(g, path)) }
-    }
-
     // MARK: Inspection
 
     /// The corresponding libguestfs call is `guestfs_inspect_os` (10–14 s per image under TCG).

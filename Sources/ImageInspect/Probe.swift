@@ -122,7 +122,7 @@ extension Inspector {
                     try guestfs.mountReadOnly(root, at: "/")
                     notes += mountFstab(guest: guest, guestfs: guestfs, candidates: candidates)
                     let collected = options.collector.collect(from: guest)
-                    facts = collected.facts(arch: architecture(guest: guest, guestfs: guestfs))
+                    facts = collected.facts(arch: ELFArchitecture.ofMachine(guest))
                     facts.rootDevice = own(root)
                     machines.append(InspectedMachine(image: image, format: item.header.format, facts: facts,
                                                      collected: collected, notes: notes + collected.diagnostics))
@@ -177,47 +177,30 @@ extension Inspector {
     func mountFstab(guest: GuestMachine, guestfs: Guestfs, candidates: [Filesystem]) -> [String] {
         guard let bytes = try? guest.read("/etc/fstab", limit: 1 << 20) else { return [] }
         var notes: [String] = []
-        var entries: [(spec: String, mountpoint: String)] = []
-        for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 3, !fields[0].hasPrefix("#") else { continue }
-            let mountpoint = String(fields[1])
-            guard mountpoint != "/", ["/usr", "/var", "/opt"].contains(where: { mountpoint == $0 || mountpoint.hasPrefix($0 + "/") }) else { continue }
-            entries.append((String(fields[0]), mountpoint))
+        let wanted = FstabEntry.parse(bytes).filter { e in
+            e.mountpoint != "/" && ["/usr", "/var", "/opt"].contains { e.mountpoint == $0 || e.mountpoint.hasPrefix($0 + "/") }
         }
-        for (spec, mountpoint) in entries.sorted(by: { $0.mountpoint.count < $1.mountpoint.count }) {
-            var device: String? = nil
-            if spec.hasPrefix("UUID=") || spec.hasPrefix("/dev/disk/by-uuid/") {
-                let uuid = spec.hasPrefix("UUID=") ? String(spec.dropFirst(5)) : String(spec.split(separator: "/").last ?? "")
+        for entry in wanted.sorted(by: { $0.mountpoint.count < $1.mountpoint.count }) {
+            let device: String?
+            if let uuid = entry.uuid {
                 device = candidates.first { (try? guestfs.vfsUUID($0.device)) == uuid }?.device
-            } else if spec.hasPrefix("LABEL=") {
-                let label = String(spec.dropFirst(6))
+            } else if let label = entry.label {
                 device = candidates.first { (try? guestfs.vfsLabel($0.device)) == label }?.device
-            } else if spec.hasPrefix("/dev/mapper/") {
-                let name = spec.dropFirst("/dev/mapper/".count).replacingOccurrences(of: "--", with: "\u{0}")
-                let parts = name.split(separator: "-", maxSplits: 1).map { $0.replacingOccurrences(of: "\u{0}", with: "-") }
-                if parts.count == 2 { device = candidates.first { $0.device == "/dev/\(parts[0])/\(parts[1])" }?.device }
-            } else if spec.hasPrefix("/dev/") {
-                let digits = spec.reversed().prefix(while: \.isNumber).reversed()
-                device = candidates.first { $0.device == spec || (!digits.isEmpty && $0.device.hasSuffix(String(digits)) && DiskLayout.drive(ofPartition: $0.device) + String(digits) == $0.device) }?.device
+            } else if let lv = entry.logicalVolume {
+                device = candidates.first { $0.device == lv }?.device
+            } else if let n = entry.partitionNumber {
+                device = candidates.first { DiskLayout.drive(ofPartition: $0.device) + "\(n)" == $0.device }?.device
+            } else {
+                device = nil
             }
-            guard let device else { notes.append("/etc/fstab: \(spec) for \(mountpoint) is not on this image; not mounted"); continue }
-            do { try guestfs.mountReadOnly(device, at: mountpoint) } catch let e as GuestfsError {
-                notes.append("/etc/fstab: \(device) could not be mounted on \(mountpoint): \(e.message)")
-            } catch {}
+            guard let device else {
+                notes.append("/etc/fstab: \(entry.spec) for \(entry.mountpoint) is not on this image; not mounted")
+                continue
+            }
+            do { try guestfs.mountReadOnly(device, at: entry.mountpoint) } catch {
+                notes.append("/etc/fstab: \(device) could not be mounted on \(entry.mountpoint): \(error)")
+            }
         }
         return notes
-    }
-
-    /// The architecture of the guest's shell or coreutils binary (`guestfs_file_architecture`).
-    func architecture(guest: GuestMachine, guestfs: Guestfs) -> String? {
-        for path in ["/bin/sh", "/usr/bin/sh", "/bin/ls", "/usr/bin/ls", "/bin/bash", "/usr/bin/env"] {
-            guard let real = try? MachinePath.resolve(path, machine: guest.displayName, lstat: { p in
-                guard let st = try guestfs.lstat(p) else { return nil }
-                return st.kind == .link ? .link : st.kind == .directory ? .directory : .file
-            }, readlink: { try guestfs.readlink($0) }) else { continue }
-            if let arch = try? guestfs.fileArchitecture(real) { return arch }
-        }
-        return nil
     }
 }
