@@ -94,7 +94,7 @@ public struct Inspector: Sendable {
             logger.info("inspecting images", metadata: ["images": "\(accepted.count)", "appliances": "\(batches.count)", "accel": "\(accel.rawValue)"])
             await withTaskGroup(of: [(Int, ImageOutcome)].self) { group in
                 for batch in batches {
-                    group.addTask { await onOwnThread { self.inspectBatch(batch, accel: accel) } }
+                    group.addTask { await runOnOwnThread { self.inspectBatch(batch, accel: accel) } }
                 }
                 for await results in group {
                     for (index, outcome) in results { outcomes[index] = outcome }
@@ -221,14 +221,5 @@ public struct Inspector: Sendable {
         } catch let error as GuestfsError {
             throw ImageInspectError(.applianceFailed, image: names, "cannot be opened by the libguestfs appliance: \(error.message)")
         }
-    }
-}
-
-/// Runs blocking work on a thread of its own, off the cooperative pool.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 }

@@ -59,13 +59,9 @@ struct CheckerOptionsGroup: ParsableArguments {
     }
 }
 
-/// Which machines to import.
+/// Which machines to import, and who owns them.
 struct MachineInputs: ParsableArguments {
-    @Argument(help: "Disk images.")
-    var images: [String] = []
-
-    @Option(name: .long, help: "A machine's root directory. Repeatable.")
-    var root: [String] = []
+    @OptionGroup var sources: MachineSources
 
     @Option(name: .long, help: "The owner's e-mail address (for notifications).")
     var owner: String?
@@ -73,14 +69,7 @@ struct MachineInputs: ParsableArguments {
     @Option(name: .long, help: "A label K=V. Repeatable.")
     var label: [String] = []
 
-    @Flag(name: .long, help: "Follow a qcow2 backing file whose chain stays inside the image's directory.")
-    var allowBackingFile = false
-
-    @Option(name: .long, help: "Most drives per appliance launch.")
-    var maxDrives: Int = 40
-
     func validate() throws {
-        if images.isEmpty && root.isEmpty { throw ValidationError("Name at least one image or --root directory.") }
         for l in label where !l.contains("=") { throw ValidationError("--label takes K=V, not \(l).") }
     }
 
@@ -93,40 +82,15 @@ struct MachineInputs: ParsableArguments {
     /// Inspects the images (batched) and reads the roots, then registers every machine found.
     /// Returns the machines registered and one error line per failure.
     func register(with checker: Checker, logger: Logger, verbose: Bool) async -> ([MachineRecord], [String]) {
+        let (machines, readErrors) = await sources.read(verbose: verbose, logger: logger)
+        var errors = readErrors.map(\.message)
         var registered: [MachineRecord] = []
-        var errors: [String] = []
-        for dir in root {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-                errors.append("\(dir): no such directory.")
-                continue
-            }
-            let machine = DirectoryMachine(root: dir)
-            let collected = await onThread { Collector().collect(from: machine) }
-            let facts = collected.facts(arch: ELFArchitecture.ofMachine(machine))
+        for m in machines {
+            let fingerprint = m.kind == .image ? try? SourceFingerprint.of(path: m.sourcePath) : nil
             do {
-                registered.append(try await checker.register(name: machine.root, sourceKind: .root, sourcePath: machine.root, fingerprint: nil,
-                                                             facts: facts, collected: collected, owner: owner, labels: labels))
+                registered.append(try await checker.register(name: m.name, sourceKind: m.kind, sourcePath: m.sourcePath, fingerprint: fingerprint,
+                                                             facts: m.facts, collected: m.collected, owner: owner, labels: labels))
             } catch { errors.append("\(error)") }
-        }
-        if !images.isEmpty {
-            var options = InspectOptions()
-            options.allowBackingFile = allowBackingFile
-            options.maxDrivesPerAppliance = maxDrives
-            options.applianceCacheDirectory = Paths.applianceCacheDirectory
-            options.stateDirectory = Paths.cacheDirectory
-            options.verbose = verbose
-            for outcome in await Inspector(options: options, logger: logger).inspect(images) {
-                if let error = outcome.error { errors.append(error.description); continue }
-                let fingerprint = try? SourceFingerprint.of(path: outcome.image)
-                for m in outcome.machines {
-                    let name = outcome.machines.count > 1 ? "\(m.image)#\(m.facts.rootDevice ?? "")" : m.image
-                    do {
-                        registered.append(try await checker.register(name: name, sourceKind: .image, sourcePath: m.image, fingerprint: fingerprint,
-                                                                     facts: m.facts, collected: m.collected, owner: owner, labels: labels))
-                    } catch { errors.append("\(error)") }
-                }
-            }
         }
         return (registered, errors)
     }
