@@ -68,6 +68,11 @@ struct CompressionTests {
         }
     }
 
+    @Test(arguments: [Compression.gzip, .xz, .zstd, .bzip2])
+    func anEmptyStreamIsTruncatedNotEmptyOutput(compression: Compression) {
+        #expect(throws: DecompressionError.self) { _ = try Decompressor.decompress([], compression: compression, source: "empty") }
+    }
+
     @Test func concatenatedGzipMembersAreAllRead() throws {
         let a = try Self.run("/usr/bin/gzip", ["-c"], input: Array("first\n".utf8))
         let b = try Self.run("/usr/bin/gzip", ["-c"], input: Array("second\n".utf8))

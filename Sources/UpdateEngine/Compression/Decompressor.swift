@@ -78,6 +78,9 @@ public enum Decompressor {
         var total = 0
         var out = [UInt8](repeating: 0, count: chunkSize)
         try input.withUnsafeBufferPointer { inBuf in
+            guard let base = inBuf.baseAddress, !inBuf.isEmpty else {
+                throw DecompressionError(source: source, compression: .gzip, detail: "truncated input (empty)")
+            }
             var consumed = 0
             while consumed < inBuf.count {
                 var z = z_stream()
@@ -86,7 +89,7 @@ public enum Decompressor {
                     throw DecompressionError(source: source, compression: .gzip, detail: "zlib cannot start")
                 }
                 defer { inflateEnd(&z) }
-                z.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress! + consumed)
+                z.next_in = UnsafeMutablePointer(mutating: base + consumed)
                 z.avail_in = UInt32(inBuf.count - consumed)
                 var rc: Int32 = Z_OK
                 repeat {
@@ -195,6 +198,9 @@ public enum Decompressor {
         var total = 0
         var out = [UInt8](repeating: 0, count: chunkSize)
         try input.withUnsafeBufferPointer { inBuf in
+            guard let base = inBuf.baseAddress, !inBuf.isEmpty else {
+                throw DecompressionError(source: source, compression: .bzip2, detail: "truncated input (empty)")
+            }
             var consumed = 0
             while consumed < inBuf.count {
                 var bz = bz_stream()
@@ -202,16 +208,14 @@ public enum Decompressor {
                     throw DecompressionError(source: source, compression: .bzip2, detail: "libbz2 cannot start")
                 }
                 defer { BZ2_bzDecompressEnd(&bz) }
-                bz.next_in = UnsafeMutableRawPointer(mutating: inBuf.baseAddress! + consumed).assumingMemoryBound(to: CChar.self)
+                bz.next_in = UnsafeMutableRawPointer(mutating: base + consumed).assumingMemoryBound(to: CChar.self)
                 bz.avail_in = UInt32(inBuf.count - consumed)
                 var rc = BZ_OK
                 repeat {
-                    let produced: Int = out.withUnsafeMutableBufferPointer { o in
-                        o.baseAddress!.withMemoryRebound(to: CChar.self, capacity: o.count) { p in
-                            bz.next_out = p
-                            bz.avail_out = UInt32(o.count)
-                            rc = BZ2_bzDecompress(&bz)
-                        }
+                    let produced: Int = out.withUnsafeMutableBytes { o in
+                        bz.next_out = o.baseAddress?.assumingMemoryBound(to: CChar.self)
+                        bz.avail_out = UInt32(o.count)
+                        rc = BZ2_bzDecompress(&bz)
                         return o.count - Int(bz.avail_out)
                     }
                     guard rc == BZ_OK || rc == BZ_STREAM_END else {
