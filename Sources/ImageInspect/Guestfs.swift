@@ -2,6 +2,7 @@ internal import CGuestfs
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Synchronization
 
 /// Why a libguestfs call failed: the call, libguestfs's own message and errno.
@@ -22,16 +23,51 @@ public struct GuestfsError: Error, CustomStringConvertible, Sendable {
 final class Guestfs: @unchecked Sendable {  // unchecked: every use of `g` happens under `lock`.
     private let g: OpaquePointer
     private let lock = Mutex<Void>(())
+    /// This handle's own temporary directory (`guestfs_set_tmpdir`), made by `mkdtemp` and removed when
+    /// the handle closes. libguestfs writes the read-only drives' overlays into it, so the appliance's
+    /// qemu command line names it: that is how a watchdog finds *this* handle's qemu before
+    /// `guestfs_get_pid` can tell (the shared socket directory, `/tmp` as root, names every process).
+    let temporaryDirectory: String
 
-    init() throws {
+    /// Creates a handle whose temporary files live in a new private directory under `parent`.
+    init(temporaryParent parent: String) throws {
+        var template = Array(((parent.hasSuffix("/") ? parent : parent + "/") + "imgsec-guestfs-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw GuestfsError(call: "mkdtemp", message: "cannot create a temporary directory in \(parent)", errno: Glibc.errno)
+        }
+        let directory = String(cString: made)
         guard let g = cguestfs_create() else {
+            rmdir(directory)
             throw GuestfsError(call: "guestfs_create_flags", message: "cannot create a libguestfs handle", errno: Glibc.errno)
         }
         self.g = g
+        self.temporaryDirectory = directory
         guestfs_set_error_handler(g, nil, nil)
+        if guestfs_set_tmpdir(g, directory) == -1 {
+            let error = failure("guestfs_set_tmpdir")
+            guestfs_close(g)
+            rmdir(directory)
+            throw error
+        }
     }
 
-    deinit { guestfs_close(g) }
+    deinit {
+        guestfs_close(g)
+        Self.removeTree(temporaryDirectory)
+    }
+
+    /// Removes what libguestfs left in the handle's directory (it cleans up after itself on close; this
+    /// catches a killed appliance's overlays). Does not follow links.
+    private static func removeTree(_ path: String) {
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+            for name in names {
+                let child = path + "/" + name
+                var st = stat()
+                if Glibc.lstat(child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { unlink(child) }
+            }
+        }
+        rmdir(path)
+    }
 
     // MARK: Error plumbing
 
@@ -108,12 +144,6 @@ final class Guestfs: @unchecked Sendable {  // unchecked: every use of `g` happe
                 try check("guestfs_add_drive_opts", guestfs_add_drive_opts_argv(g, path, &opts))
             }
         }
-    }
-
-    /// The directory holding this handle's sockets; the appliance's qemu command line names it.
-    /// The corresponding libguestfs call is `guestfs_get_sockdir`.
-    func socketDirectory() throws -> String {
-        try locked { try string("guestfs_get_sockdir", guestfs_get_sockdir(g)) }
     }
 
     // MARK: Appliance

@@ -19,6 +19,8 @@ public struct InspectOptions: Sendable {
     public var imageTimeLimit: Double = 600
     /// Where libguestfs keeps its appliance (`guestfs_set_cachedir`).
     public var applianceCacheDirectory = "/var/tmp"
+    /// Where each appliance's private temporary directory (its overlays) is made and removed again.
+    public var temporaryDirectory = NSTemporaryDirectory()
     /// Where imgsec remembers whether KVM works here.
     public var stateDirectory = NSTemporaryDirectory()
     /// The accelerator to use; nil probes (see ``AcceleratorProbe``).
@@ -194,16 +196,14 @@ public struct Inspector: Sendable {
     func launch(_ batch: [Item], accel: Accelerator) throws -> Guestfs {
         let names = batch.map(\.path).joined(separator: ", ")
         let guestfs: Guestfs
-        let socketDirectory: String
         do {
-            guestfs = try Guestfs()
+            guestfs = try Guestfs(temporaryParent: options.temporaryDirectory)
             try guestfs.setBackend("direct")
             try guestfs.setCacheDirectory(options.applianceCacheDirectory)
             try guestfs.disableNetwork()
             if options.verbose { try guestfs.setVerbose(true) }
             if accel == .tcg { try guestfs.setBackendSetting("force_tcg", "1") }
             for item in batch { try guestfs.addDriveReadOnly(item.path, format: item.header.format.rawValue) }
-            socketDirectory = try guestfs.socketDirectory()
         } catch let error as GuestfsError {
             throw ImageInspectError(.applianceFailed, image: names, "cannot be prepared for inspection: \(error.message)")
         }
@@ -212,7 +212,7 @@ public struct Inspector: Sendable {
         let limit: Double = options.launchTimeLimit ?? defaultLimit
         do {
             try Watchdog.run(seconds: limit, image: names, what: "appliance launch",
-                             kill: { Watchdog.killProcesses(mentioning: socketDirectory) }) { try guestfs.launch() }
+                             kill: { [directory = guestfs.temporaryDirectory] in Watchdog.killChildren(using: directory) }) { try guestfs.launch() }
             return guestfs
         } catch let error as ImageInspectError where error.code == .timeout && accel == .kvm {
             logger.notice("the appliance did not start under KVM within \(Int(limit)) s; falling back to TCG and remembering it")

@@ -115,14 +115,60 @@ struct ImageInspectionTests {
 
     @Test func anApplianceThatOverrunsItsLaunchTimeLimitIsStoppedWithAClearError() async throws {
         _ = await TestImages.fullRun.value
+        // Bystanders whose command lines mention /tmp, the shared socket directory libguestfs reports as
+        // root: one our own child, one not (a grandchild, through a shell). Neither may be touched.
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("imgsec-bystander-\(UUID().uuidString)").path
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        child.arguments = ["-c", "import time; time.sleep(600)", tmp, "/tmp", "/tmp/libguestfsXXXXXX/guestfsd.sock"]
+        try child.run()
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "python3 -c 'import time; time.sleep(600)' /tmp/x & echo $!; wait", "sh"]
+        let pidPipe = Pipe()
+        shell.standardOutput = pidPipe
+        try shell.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")), let byte = try pidPipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty { line += byte }
+        let grandchild = try #require(Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer {
+            kill(child.processIdentifier, SIGKILL)
+            kill(grandchild, SIGKILL)
+            kill(shell.processIdentifier, SIGKILL)
+        }
         var options = InspectOptions()
         options.launchTimeLimit = 1
         options.accelerator = .tcg
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("imgsec-launch-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        options.temporaryDirectory = parent
         let started = Date()
         let outcomes = await Inspector(options: options, logger: TestImages.logger).inspect([TestImages.path("deb12.qcow2")])
         let error = try #require(outcomes.first?.error)
         #expect(error.code == .timeout)
         #expect(error.description.contains("appliance launch did not finish within 1 s"))
         #expect(Date().timeIntervalSince(started) < 120, "the stuck launch was not stopped")
+        #expect(child.isRunning, "a bystander child whose command line names /tmp was killed")
+        #expect(shell.isRunning, "a bystander shell was killed")
+        let state = (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+        #expect(state != nil && state != "Z", "a bystander grandchild whose command line names /tmp was killed")
+        #expect((try FileManager.default.contentsOfDirectory(atPath: parent)).isEmpty, "the handle's temporary directory was left behind")
+        let qemus = Watchdog.children(of: getpid()).filter { pid in
+            (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? "").contains(parent)
+        }
+        #expect(qemus.isEmpty, "the appliance's qemu is still running")
+    }
+
+    @Test func onlyOwnChildrenAreListedAsChildren() throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        defer { child.terminate() }
+        let children = Watchdog.children(of: getpid())
+        #expect(children.contains(child.processIdentifier))
+        #expect(!children.contains(getppid()))
+        #expect(!children.contains(1))
     }
 }
