@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "UpdateEngine", targets: ["UpdateEngine"]),
         .library(name: "ImageInspect", targets: ["ImageInspect"]),
         .library(name: "OPSRunner", targets: ["OPSRunner"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,10 +47,14 @@ let package = Package(
         .target(
             name: "OPSRunner",
             dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // The machine pipeline every front end uses: sources → inspection → parsed machine → register → check.
+        .target(
+            name: "Pipeline",
+            dependencies: ["UpdateEngine", "ImageInspect", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "imgsec",
             dependencies: [
-                "UpdateEngine", "ImageInspect", "OPSRunner",
+                "UpdateEngine", "ImageInspect", "OPSRunner", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -57,6 +62,7 @@ let package = Package(
         .testTarget(name: "UpdateEngineTests", dependencies: ["UpdateEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ImageInspectTests", dependencies: ["ImageInspect", "UpdateEngine"]),
         .testTarget(name: "OPSRunnerTests", dependencies: ["OPSRunner"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "UpdateEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine"]),
     ]
 )

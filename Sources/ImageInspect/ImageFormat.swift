@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UpdateEngine
 
 /// The disk formats imgsec passes to libguestfs. The format is always decided here, from the header,
 /// and given explicitly: qemu never probes (CVE-2010-3851).
@@ -228,4 +229,22 @@ public enum ImageProbe {
 
 extension String {
     fileprivate func replacingQuotes() -> String { filter { $0 != "\"" } }
+}
+
+extension ImageInspectError: DiagnosticConvertible {
+    public var diagnostic: Diagnostic {
+        let code: DiagnosticCode = switch self.code {
+        case .missing: .imageMissing
+        case .unreadable: .imageUnreadable
+        case .notAnImage: .imageNotAnImage
+        case .unsupportedFormat: .imageUnsupportedFormat
+        case .backingFile: .imageBackingFile
+        case .noOperatingSystem: .imageNoOS
+        case .encrypted: .imageEncrypted
+        case .applianceFailed: .applianceFailed
+        case .timeout: .imageTimeout
+        case .readFailed: .imageReadFailed
+        }
+        return Diagnostic(code, subject: DiagnosticSubject(image: image), detail)
+    }
 }

@@ -117,7 +117,7 @@ extension Inspector {
                     if facts.packageFormat == nil { facts.packageFormat = collected.packageFormat }
                     facts.rootDevice = own(root)
                     machines.append(InspectedMachine(image: image, format: item.header.format, facts: facts,
-                                                     collected: collected, notes: notes + collected.diagnostics))
+                                                     collected: collected, notes: notes))
                 } else {
                     try guestfs.mountReadOnly(root, at: "/")
                     notes += mountFstab(guest: guest, guestfs: guestfs, candidates: candidates)
@@ -125,7 +125,7 @@ extension Inspector {
                     facts = collected.facts(arch: ELFArchitecture.ofMachine(guest))
                     facts.rootDevice = own(root)
                     machines.append(InspectedMachine(image: image, format: item.header.format, facts: facts,
-                                                     collected: collected, notes: notes + collected.diagnostics))
+                                                     collected: collected, notes: notes))
                 }
             }
             try guestfs.unmountAll()

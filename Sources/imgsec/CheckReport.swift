@@ -32,8 +32,20 @@ struct CheckJSON: Codable {
     var total: Int
     var fromCache: Bool
     var computedAt: Date
-    var failures: [String]
+    /// What failed for this machine (a repository, its database), with codes.
+    var errors: [Diagnostic]
     var updates: [PendingUpdate]?
+}
+
+/// `check` and `scan` JSON: one row per machine, and the sources or machines that failed before a check.
+struct ChecksJSON: Codable {
+    var machines: [CheckJSON]
+    var errors: [Diagnostic]
+}
+
+struct RegisterJSON: Codable {
+    var machines: [MachineJSON]
+    var errors: [Diagnostic]
 }
 
 enum CheckReport {
@@ -60,18 +72,17 @@ enum CheckReport {
 
     static let columns: [Significance] = [.security, .updates, .backports, .bugfix, .enhancement, .normal]
 
-    static func emit(_ checks: [MachineCheck], errors: [String], details: Bool, format: OutputFormat) {
-        for e in errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
-        for c in checks { for f in c.failures { FileHandle.standardError.write(Data("error: \(c.machine.name): \(f)\n".utf8)) } }
+    static func emit(_ checks: [MachineCheck], errors: [Diagnostic], details: Bool, format: OutputFormat) {
+        DiagnosticOutput.write(errors + checks.flatMap(\.failures), minimum: .warning)
         switch format {
         case .json:
             let rows = checks.map { c in
                 CheckJSON(machine: c.machine.name, os: osLine(c.machine.facts),
                           counts: Dictionary(uniqueKeysWithValues: columns.map { ($0.rawValue, c.counts[$0] ?? 0) }),
-                          total: c.updates.count, fromCache: c.fromCache, computedAt: c.computedAt, failures: c.failures,
+                          total: c.updates.count, fromCache: c.fromCache, computedAt: c.computedAt, errors: c.failures,
                           updates: details ? c.updates.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) } : nil)
             }
-            print((try? json(["machines": rows])) ?? "{}")
+            print((try? json(ChecksJSON(machines: rows, errors: errors))) ?? "{}")
         case .table:
             let widths = [40, 16] + columns.map { _ in 12 } + [7, 7]
             print(pad(["MACHINE", "OS"] + columns.map { $0.rawValue.uppercased() } + ["TOTAL", "CACHED"], widths))

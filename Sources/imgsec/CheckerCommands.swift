@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageInspect
 import Logging
+import Pipeline
 import UpdateEngine
 
 /// Where the store is and how repositories are fetched.
@@ -73,26 +74,14 @@ struct MachineInputs: ParsableArguments {
         for l in label where !l.contains("=") { throw ValidationError("--label takes K=V, not \(l).") }
     }
 
-    var labels: [String: String] {
-        var out: [String: String] = [:]
-        for l in label { let kv = l.split(separator: "=", maxSplits: 1).map(String.init); if kv.count == 2 { out[kv[0]] = kv[1] } }
-        return out
-    }
-
-    /// Inspects the images (batched) and reads the roots, then registers every machine found.
-    /// Returns the machines registered and one error line per failure.
-    func register(with checker: Checker, logger: Logger, verbose: Bool) async -> ([MachineRecord], [String]) {
-        let (machines, readErrors) = await sources.read(verbose: verbose, logger: logger)
-        var errors = readErrors.map(\.message)
-        var registered: [MachineRecord] = []
-        for m in machines {
-            let fingerprint = m.kind == .image ? try? SourceFingerprint.of(path: m.sourcePath) : nil
-            do {
-                registered.append(try await checker.register(name: m.name, sourceKind: m.kind, sourcePath: m.sourcePath, fingerprint: fingerprint,
-                                                             facts: m.facts, collected: m.collected, owner: owner, labels: labels))
-            } catch { errors.append("\(error)") }
+    func pipeline(verbose: Bool, logger: Logger) -> MachinePipeline {
+        var options = sources.pipelineOptions(verbose: verbose)
+        options.owner = owner
+        for l in label {
+            let kv = l.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 2 { options.labels[kv[0]] = kv[1] }
         }
-        return (registered, errors)
+        return MachinePipeline(options: options, logger: logger)
     }
 }
 
@@ -100,8 +89,8 @@ struct MachineInputs: ParsableArguments {
 enum CheckExit {
     static let pending: Int32 = 100
 
-    static func code(_ checks: [MachineCheck], errors: [String]) -> ExitCode {
-        if !errors.isEmpty || checks.contains(where: { !$0.failures.isEmpty }) { return .failure }
+    static func code(_ checks: [MachineCheck], errors: [Diagnostic]) -> ExitCode {
+        if errors.contains(where: { $0.severity == .error }) || checks.contains(where: \.failed) { return .failure }
         if checks.contains(where: { !$0.updates.isEmpty }) { return ExitCode(pending) }
         return .success
     }
@@ -119,13 +108,15 @@ struct RegisterCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = global.bootstrapLogging()
         let (c, _) = try checker.makeChecker(logger: logger)
-        let (machines, errors) = await inputs.register(with: c, logger: logger, verbose: global.verbose >= 3)
-        for e in errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
+        let (outcomes, failures) = await inputs.pipeline(verbose: global.verbose >= 3, logger: logger).register(inputs.sources.sources, with: c)
+        let errors = failures + outcomes.compactMap(\.failure)
+        DiagnosticOutput.write(errors)
+        let machines = outcomes.compactMap(\.record)
         switch format {
-        case .json: print(try CheckReport.json(machines.map(MachineJSON.init)))
+        case .json: print(try CheckReport.json(RegisterJSON(machines: machines.map(MachineJSON.init), errors: errors)))
         case .table: for m in machines { print("registered \(m.name)  \(CheckReport.osLine(m.facts))") }
         }
-        if !errors.isEmpty { throw ExitCode.failure }
+        if errors.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
     }
 }
 
@@ -151,12 +142,16 @@ struct CheckCommand: AsyncParsableCommand {
         let logger = global.bootstrapLogging()
         let (c, store) = try checker.makeChecker(logger: logger)
         var records: [MachineRecord] = []
-        var errors: [String] = []
+        var errors: [Diagnostic] = []
         if all {
             records = try await store.machines().map(\.machine)
         } else {
             for name in machines {
-                if let m = try await store.machine(named: name) { records.append(m) } else { errors.append("\(name): no such machine in the store (see `imgsec machines`).") }
+                if let m = try await store.machine(named: name) {
+                    records.append(m)
+                } else {
+                    errors.append(Diagnostic(.machineNotRegistered, subject: DiagnosticSubject(machine: name), "no such machine in the store (see `imgsec machines`)."))
+                }
             }
         }
         let checks = await c.check(records, force: refresh)
@@ -179,8 +174,9 @@ struct ScanCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = global.bootstrapLogging()
         let (c, _) = try checker.makeChecker(logger: logger)
-        let (machines, errors) = await inputs.register(with: c, logger: logger, verbose: global.verbose >= 3)
-        let checks = await c.check(machines, force: true)
+        let (outcomes, failures) = await inputs.pipeline(verbose: global.verbose >= 3, logger: logger).scan(inputs.sources.sources, with: c)
+        let errors = failures + outcomes.compactMap(\.failure)
+        let checks = outcomes.compactMap(\.check)
         CheckReport.emit(checks, errors: errors, details: details, format: format)
         throw CheckExit.code(checks, errors: errors)
     }

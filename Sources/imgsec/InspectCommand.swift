@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageInspect
 import Logging
+import Pipeline
 import UpdateEngine
 
 struct InspectCommand: AsyncParsableCommand {
@@ -25,18 +26,15 @@ struct InspectCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.bootstrapLogging()
-        let (machines, errors) = await sources.read(fullInspection: inspectOS, verbose: global.verbose >= 3, logger: logger)
-        let reports = machines.map { m in
-            MachineReport(source: m.name, kind: m.kind.rawValue, diskFormat: m.diskFormat, facts: m.facts, collected: m.collected, notes: m.notes)
-        }
-
-        for error in errors { FileHandle.standardError.write(Data("error: \(error.message)\n".utf8)) }
-        let summaries = reports.map(\.summary)
-        let output = InspectOutput(machines: summaries, errors: errors)
+        let pipeline = MachinePipeline(options: sources.pipelineOptions(fullInspection: inspectOS, verbose: global.verbose >= 3), logger: logger)
+        let read = await pipeline.read(sources.sources)
+        DiagnosticOutput.write(read.failures)
+        let summaries = read.machines.map(MachineSummary.init)
+        let output = InspectOutput(machines: summaries, errors: read.failures)
         switch format {
         case .json: print(try output.json())
         case .table: print(output.table(), terminator: "")
         }
-        if !errors.isEmpty || summaries.contains(where: { !$0.errors.isEmpty }) { throw ExitCode.failure }
+        if !read.failures.isEmpty || summaries.contains(where: { !$0.errors.isEmpty }) { throw ExitCode.failure }
     }
 }

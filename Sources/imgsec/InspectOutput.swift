@@ -1,27 +1,6 @@
 import Foundation
+import Pipeline
 import UpdateEngine
-
-/// One machine as `imgsec inspect` reports it.
-struct MachineReport {
-    var source: String
-    var kind: String
-    var diskFormat: String?
-    var facts: OSFacts
-    var collected: Collector.Result
-    var notes: [String]
-
-    var summary: MachineSummary {
-        let inventory = MachineInventory(collected)
-        return MachineSummary(
-            source: source, kind: kind, diskFormat: diskFormat, os: facts,
-            packageFormat: inventory.packageFormat?.rawValue, packageSource: inventory.packageSource,
-            packageCount: inventory.packages.count,
-            packages: inventory.packages.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) }.map(PackageJSON.init),
-            repositories: inventory.repositories,
-            files: collected.found.map { FileJSON(path: $0.path, size: $0.size) },
-            notes: notes + inventory.diagnostics, errors: inventory.errors)
-    }
-}
 
 struct PackageJSON: Codable {
     var name: String
@@ -70,19 +49,29 @@ struct MachineSummary: Codable {
     var packages: [PackageJSON]
     var repositories: [ConfiguredRepository]
     var files: [FileJSON]
-    var notes: [String]
-    var errors: [String]
-}
+    var notes: [Diagnostic]
+    var errors: [Diagnostic]
 
-struct ReportError: Codable {
-    var source: String
-    var code: String
-    var message: String
+    init(_ m: FoundMachine) {
+        let inventory = m.inventory
+        source = m.name
+        kind = m.kind.rawValue
+        diskFormat = m.diskFormat
+        os = m.facts
+        packageFormat = inventory.packageFormat?.rawValue
+        packageSource = inventory.packageSource
+        packageCount = inventory.packages.count
+        packages = inventory.packages.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) }.map(PackageJSON.init)
+        repositories = inventory.repositories
+        files = m.filesFound.map { FileJSON(path: $0.path, size: $0.size) }
+        notes = m.notes
+        errors = inventory.errors
+    }
 }
 
 struct InspectOutput: Codable {
     var machines: [MachineSummary]
-    var errors: [ReportError]
+    var errors: [Diagnostic]
 
     func json() throws -> String {
         let encoder = JSONEncoder()
@@ -112,8 +101,8 @@ struct InspectOutput: Codable {
             }
             out += "  files         \(m.files.count)\n"
             for f in m.files { out += "      \(f.path) (\(f.size) bytes)\n" }
-            for n in m.notes { out += "  note: \(n)\n" }
-            for e in m.errors { out += "  error: \(e)\n" }
+            for n in m.notes { out += "  \(n.severity.rawValue): \(n.message)  [\(n.code)\(n.subject.file.map { " " + $0 + (n.subject.line.map { ":\($0)" } ?? "") } ?? "")]\n" }
+            for e in m.errors { out += "  error: \(e)  [\(e.code)]\n" }
             out += "\n"
         }
         return out

@@ -121,12 +121,16 @@ struct ImageInspectionTests {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         child.arguments = ["-c", "import time; time.sleep(600)", tmp, "/tmp", "/tmp/libguestfsXXXXXX/guestfsd.sock"]
+        // Bystanders must not hold the test runner's output open: `swift test` waits for its end.
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
         try child.run()
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
         shell.arguments = ["-c", "python3 -c 'import time; time.sleep(600)' /tmp/x & echo $!; wait", "sh"]
         let pidPipe = Pipe()
         shell.standardOutput = pidPipe
+        shell.standardError = FileHandle.nullDevice
         try shell.run()
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")), let byte = try pidPipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty { line += byte }

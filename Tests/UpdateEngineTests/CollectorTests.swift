@@ -51,6 +51,6 @@ struct CollectorTests {
         let root = try makeRoot(["/etc/os-release": "ID=debian\n", "/etc/apt/sources.list": String(repeating: "#", count: 64)])
         let result = Collector(limits: limits).collect(from: DirectoryMachine(root: root))
         #expect(result.osRelease?.id == "debian")
-        #expect(result.diagnostics.contains { $0.contains("/etc/apt/sources.list") && $0.contains("16-byte limit") })
+        #expect(result.diagnostics.contains { $0.description.contains("/etc/apt/sources.list") && $0.description.contains("16-byte limit") && $0.code == .fileTooLarge })
     }
 }

@@ -158,8 +158,8 @@ struct DnfOracleTests {
         let store = try SQLiteUpdateStore(path: work + "/store.sqlite")
         let checker = Checker(store: store, fetcher: CachingFetcher(store: store), logger: Logger(label: "test"))
         let collected = Collector().collect(from: machine)
-        let record = try await checker.register(name: run.root, sourceKind: .root, sourcePath: run.root, fingerprint: nil,
-                                                facts: collected.facts(arch: nil), collected: collected, owner: nil, labels: [:])
+        let record = try await checker.register(ParsedMachine(collected), name: run.root, sourceKind: .root, sourcePath: run.root,
+                                                fingerprint: nil, facts: collected.facts(arch: nil), owner: nil, labels: [:])
         let check = try #require(await checker.check([record]).first)
         #expect(check.failures.isEmpty, "\(check.failures)")
         #expect(Set(check.updates.map { "\($0.name).\($0.arch) \($0.candidate) \($0.repository)" }) == dnfSet)

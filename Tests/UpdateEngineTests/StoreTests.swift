@@ -196,7 +196,7 @@ struct StoreTests {
                                                          repositories: ["security": "security-1", "main": "main-1"]))
         let updates = [StoreSamples.update("p1", .security), StoreSamples.update("p2", .security), StoreSamples.update("p3", .updates)]
         let result = ResultRecord(machineId: aID, computedAt: t, expiresAt: t + 600, inputsFingerprint: fingerprint,
-                                  updates: updates, failures: ["mirror down"])
+                                  updates: updates, failures: [Diagnostic(.repoUnreachable, subject: DiagnosticSubject(repository: "http://m/debian"), "mirror down")])
         try await store.putResult(result)
         #expect(try await store.result(forMachine: aID) == result)
         #expect(try await store.state(of: result, at: t + 1) == .fresh)

@@ -76,7 +76,7 @@ struct ImageScanEndToEndTests {
         #expect(machines.count == 3)
         var ours: [String: Set<String>] = [:]
         for m in machines {
-            #expect((m["failures"] as? [String])?.isEmpty == true, "\(m["failures"] ?? "")")
+            #expect((m["errors"] as? [[String: Any]])?.isEmpty == true, "\(m["errors"] ?? "")")
             ours[m["machine"] as? String ?? ""] = Set(((m["updates"] as? [[String: Any]]) ?? []).map {
                 "\($0["name"] as? String ?? ""):\($0["arch"] as? String ?? "") \($0["candidate"] as? String ?? "")"
             })

@@ -179,10 +179,12 @@ public struct AptMachineConfig: Sendable {
     /// Reads a machine's apt configuration: sources, preferences, `apt.conf.d` + `apt.conf`,
     /// `/var/lib/dpkg/arch`, and the default trusted keyrings. `nativeArchitectureHint` (the dpkg
     /// package's architecture, see ``DpkgStatus/likelyNativeArchitecture``) is used when apt.conf does
-    /// not name one. Blocks while reading.
-    public static func read(from machine: MachineFiles, nativeArchitectureHint: String? = nil) throws -> AptMachineConfig {
+    /// not name one; `sources`, when given, are the machine's sources already parsed (by the collector).
+    /// Blocks while reading.
+    public static func read(from machine: MachineFiles, nativeArchitectureHint: String? = nil,
+                            sources: AptSources? = nil) throws -> AptMachineConfig {
         var out = AptMachineConfig()
-        out.sources = try AptSources.read(from: machine)
+        out.sources = try sources ?? AptSources.read(from: machine)
         out.diagnostics += out.sources.diagnostics.map { AptConfigDiagnostic(file: $0.file, line: $0.line, message: $0.message) }
 
         // apt.conf.d in name order, then apt.conf.

@@ -44,7 +44,9 @@ public struct Collector: Sendable {
     /// What the collector found: the files, and one line for each file it had to leave out.
     public struct Result: Sendable {
         public var files: SnapshotMachine
-        public var diagnostics: [String]
+        public var diagnostics: [Diagnostic]
+        /// The apt sources, parsed once here (to find the keyrings `Signed-By` names) and handed on.
+        public var aptSources: AptSources?
         /// Paths found, in the order they were read, with their sizes.
         public var found: [(path: String, size: Int)]
     }
@@ -52,7 +54,7 @@ public struct Collector: Sendable {
     /// Reads everything from `machine`. Blocks while the machine reads.
     public func collect(from machine: MachineFiles) -> Result {
         var snapshot = SnapshotMachine(displayName: machine.displayName)
-        var diagnostics: [String] = []
+        var diagnostics: [Diagnostic] = []
         var found: [(String, Int)] = []
 
         func take(_ path: String, limit: Int) {
@@ -62,7 +64,7 @@ public struct Collector: Sendable {
                     found.append((path, bytes.count))
                 }
             } catch {
-                diagnostics.append("\(error)")
+                diagnostics.append(Diagnostic.from(error, subject: DiagnosticSubject(machine: machine.displayName, file: path)).with(.warning))
             }
         }
         func entries(_ directory: String, suffixes: [String]) -> [String] {
@@ -72,11 +74,12 @@ public struct Collector: Sendable {
                     !name.hasPrefix(".") && (suffixes.isEmpty || suffixes.contains { name.hasSuffix($0) })
                 }
                 if chosen.count > limits.maxDirectoryEntries {
-                    diagnostics.append("\(machine.displayName): \(directory) has \(chosen.count) entries; read the first \(limits.maxDirectoryEntries).")
+                    diagnostics.append(Diagnostic(.fileNote, .warning, subject: DiagnosticSubject(machine: machine.displayName, file: directory),
+                                                  "has \(chosen.count) entries; read the first \(limits.maxDirectoryEntries)."))
                 }
                 return chosen.prefix(limits.maxDirectoryEntries).map { directory + "/" + $0 }
             } catch {
-                diagnostics.append("\(error)")
+                diagnostics.append(Diagnostic.from(error, subject: DiagnosticSubject(machine: machine.displayName, file: directory)).with(.warning))
                 return []
             }
         }
@@ -102,16 +105,17 @@ public struct Collector: Sendable {
         for directory in Self.keyringDirectories {
             for path in entries(directory, suffixes: [".gpg", ".asc"]) { take(path, limit: limits.keyring) }
         }
-        for path in Self.signedByPaths(in: snapshot) where snapshot.files[path] == nil {
+        let sources = try? AptSources.read(from: snapshot)
+        for path in Self.signedByPaths(in: sources) where snapshot.files[path] == nil {
             take(path, limit: limits.keyring)
         }
-        return Result(files: snapshot, diagnostics: diagnostics, found: found)
+        return Result(files: snapshot, diagnostics: diagnostics, aptSources: sources, found: found)
     }
 
     /// Absolute paths named by the `Signed-By` of the collected apt sources (the apt sources parser decides;
     /// fingerprints and inline keys name no file).
-    static func signedByPaths(in snapshot: SnapshotMachine) -> [String] {
-        guard let sources = try? AptSources.read(from: snapshot) else { return [] }
+    static func signedByPaths(in sources: AptSources?) -> [String] {
+        guard let sources else { return [] }
         var paths: [String] = []
         for entry in sources.entries {
             guard case .paths(let named) = entry.signedBy else { continue }
@@ -122,16 +126,8 @@ public struct Collector: Sendable {
 }
 
 extension Collector.Result {
-    /// Which package database the machine carries: dpkg's status (or distroless status.d), else rpm's.
-    public var packageFormat: PackageFormat? {
-        if files.files["/var/lib/dpkg/status"] != nil || files.files.keys.contains(where: { $0.hasPrefix("/var/lib/dpkg/status.d/") }) {
-            return .deb
-        }
-        for directory in Collector.rpmDatabaseDirectories {
-            for name in Collector.rpmDatabaseFiles where files.files[directory + "/" + name] != nil { return .rpm }
-        }
-        return nil
-    }
+    /// Which package family the machine belongs to (see ``PackageFamilies``).
+    public var packageFormat: PackageFormat? { PackageFamilies.family(of: files)?.format }
 
     /// The machine's os-release: `/etc/os-release`, else `/usr/lib/os-release` (os-release(5)).
     public var osRelease: OSRelease? {

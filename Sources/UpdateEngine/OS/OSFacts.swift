@@ -69,11 +69,7 @@ public struct OSFacts: Sendable, Hashable, Codable {
         case "amazonlinux": return (major ?? 0) >= 2022 ? "dnf" : "yum"
         case "opensuse", "sles": return "zypper"
         default:
-            switch format {
-            case .deb: return "apt"
-            case .rpm: return "dnf"
-            case nil: return nil
-            }
+            return format.flatMap(PackageFamilies.family(_:))?.packageManager
         }
     }
 }

@@ -41,19 +41,28 @@ public struct DnfIndexes: Sendable {
 /// then primary, updateinfo and modules, each checked against its repomd.xml checksum before parsing.
 public struct DnfRepositoryLoader: Sendable {
     public var fetcher: any ResourceFetcher
+    /// Shares loaded repositories between machines (one load per repository and run).
+    public var cache: DnfIndexCache?
 
-    public init(fetcher: any ResourceFetcher) { self.fetcher = fetcher }
+    public init(fetcher: any ResourceFetcher, cache: DnfIndexCache? = nil) {
+        self.fetcher = fetcher
+        self.cache = cache
+    }
 
     /// Loads every enabled repository of `config`. A failing repository is reported in its entry, never thrown.
     public func load(_ config: DnfMachineConfig) async -> DnfIndexes {
         var out: [DnfRepositoryLoad] = []
         for repo in config.enabledRepositories {
             let skip = repo.skipIfUnavailable ?? config.main.skipIfUnavailable
-            do {
-                let index = try await load(repo, variables: config.variables)
-                out.append(DnfRepositoryLoad(repository: repo, index: index, error: nil, skipIfUnavailable: skip))
-            } catch {
-                out.append(DnfRepositoryLoad(repository: repo, index: nil, error: error, skipIfUnavailable: skip))
+            let result: Result<DnfRepositoryIndex, RepodataError>
+            if let cache {
+                result = await cache.index(DnfIndexCache.key(repo), load: { () async throws(RepodataError) in try await load(repo, variables: config.variables) })
+            } else {
+                do throws(RepodataError) { result = .success(try await load(repo, variables: config.variables)) } catch { result = .failure(error) }
+            }
+            switch result {
+            case .success(let index): out.append(DnfRepositoryLoad(repository: repo, index: index, error: nil, skipIfUnavailable: skip))
+            case .failure(let error): out.append(DnfRepositoryLoad(repository: repo, index: nil, error: error, skipIfUnavailable: skip))
             }
         }
         return DnfIndexes(repositories: out)
@@ -127,5 +136,27 @@ public struct DnfRepositoryLoader: Sendable {
         do { result = try await fetcher.fetch(url) } catch { throw RepodataError(.fetch, url: url, detail: "cannot be fetched: \(error)") }
         guard let result else { throw RepodataError(.notFound, url: url, detail: "does not exist") }
         return result
+    }
+}
+
+/// A memo of loaded dnf repositories shared between machines: each repository (id and URLs) is loaded
+/// once, also when many machines ask at the same time.
+public actor DnfIndexCache {
+    private var loads: [String: Task<Result<DnfRepositoryIndex, RepodataError>, Never>] = [:]
+
+    public init() {}
+
+    /// `dnf ID URL…`: the repository's result-cache key.
+    public static func key(_ repo: YumRepository) -> String {
+        "dnf \(repo.id) " + (repo.baseURLs + [repo.metalink, repo.mirrorlist].compactMap { $0 }).map(RepositoryURL.normalised).joined(separator: " ")
+    }
+
+    func index(_ key: String, load: @escaping @Sendable () async throws(RepodataError) -> DnfRepositoryIndex) async -> Result<DnfRepositoryIndex, RepodataError> {
+        if let task = loads[key] { return await task.value }
+        let task = Task<Result<DnfRepositoryIndex, RepodataError>, Never> {
+            do throws(RepodataError) { return .success(try await load()) } catch { return .failure(error) }
+        }
+        loads[key] = task
+        return await task.value
     }
 }

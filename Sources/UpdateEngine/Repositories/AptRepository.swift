@@ -83,6 +83,8 @@ public struct AptRepositoryIndex: Sendable {
 
 /// A repository (or one of its indexes) that could not be used, and why.
 public struct AptRepositoryFailure: Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, as a diagnostic code (`repo.bad-signature`, `repo.unreachable`, …).
+    public var code: DiagnosticCode
     public var uri: String
     public var suite: String
     /// Set when only one index failed (`main/binary-amd64`).
@@ -171,9 +173,9 @@ public struct AptRepositoryLoader: Sendable {
     }
 
     private func load(_ entry: AptSourceEntry, config: AptMachineConfig, machine: MachineFiles, into out: inout AptIndexes) async {
-        func fail(_ reason: String, index: String? = nil) {
-            out.failures.append(AptRepositoryFailure(uri: entry.uri, suite: entry.suite, index: index, reason: reason,
-                                                     file: entry.file, line: entry.line))
+        func fail(_ error: AptRepositoryError, index: String? = nil) {
+            out.failures.append(AptRepositoryFailure(code: error.diagnosticCode, uri: entry.uri, suite: entry.suite, index: index,
+                                                     reason: error.description, file: entry.file, line: entry.line))
         }
         let base = Self.releaseBase(entry)
         let release: AptRelease
@@ -181,7 +183,7 @@ public struct AptRepositoryLoader: Sendable {
         do {
             (release, trust) = try await fetchRelease(base: base, entry: entry, config: config, machine: machine)
         } catch {
-            fail(error.description)
+            fail(error)
             return
         }
         if case .trustedOption = trust {
@@ -223,7 +225,7 @@ public struct AptRepositoryLoader: Sendable {
                     out.repositories.append(index)
                 }
             } catch {
-                fail(error.description, index: t.path)
+                fail(error, index: t.path)
             }
         }
     }

@@ -302,7 +302,7 @@ public actor SQLiteUpdateStore: UpdateStore {
             return ResultRecord(machineId: id, computedAt: Date(timeIntervalSince1970: s.double(0)),
                                 expiresAt: Date(timeIntervalSince1970: s.double(1)), inputsFingerprint: s.text(2) ?? "",
                                 updates: try decoder.decode([PendingUpdate].self, from: Data((s.text(3) ?? "").utf8)),
-                                failures: try decoder.decode([String].self, from: Data((s.text(4) ?? "").utf8)))
+                                failures: try decoder.decode([Diagnostic].self, from: Data((s.text(4) ?? "").utf8)))
         } catch {
             throw StoreError(store: path, detail: "the stored result of machine \(id) is unreadable: \(error)")
         }

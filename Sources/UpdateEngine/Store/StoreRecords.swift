@@ -159,10 +159,10 @@ public struct ResultRecord: Sendable, Hashable {
     public var inputsFingerprint: String
     public var updates: [PendingUpdate]
     /// Why parts of the check could not be done (a repository that failed to fetch…).
-    public var failures: [String]
+    public var failures: [Diagnostic]
 
     public init(machineId: Int64, computedAt: Date, expiresAt: Date, inputsFingerprint: String,
-                updates: [PendingUpdate], failures: [String] = []) {
+                updates: [PendingUpdate], failures: [Diagnostic] = []) {
         self.machineId = machineId
         self.computedAt = computedAt
         self.expiresAt = expiresAt

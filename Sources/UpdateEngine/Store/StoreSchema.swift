@@ -98,6 +98,11 @@ enum StoreSchema {
             );
             CREATE UNIQUE INDEX machine_file_path ON machine_file(machine_id, path);
             """),
+        // Results record their failures as diagnostics (code, severity, subject, message) instead of
+        // sentences; the result cache is recomputable, so older results are dropped.
+        StoreMigration(version: 3, sql: """
+            DELETE FROM result;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// The JSON of `inspect`, `scan` and `check` carries diagnostics with stable codes: a missing dpkg status,
+/// a bad signature and an unreachable repository are each told apart by their code, not by their text.
+@Suite(.serialized) struct DiagnosticsEndToEndTests {
+    typealias Mirror = CheckerEndToEndTests.Mirror
+
+    static func json(_ result: CLI.Result) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any], "\(result.stdout)\n\(result.stderr)")
+    }
+
+    static func codes(_ diagnostics: Any?) -> [String] {
+        ((diagnostics as? [[String: Any]]) ?? []).compactMap { $0["code"] as? String }
+    }
+
+    /// Three roots: apt's configuration without a dpkg status; an archive whose InRelease was changed by one
+    /// byte after signing; an archive on a port where nothing listens.
+    static func roots(_ mirror: Mirror) throws -> (missing: String, tampered: String, unreachable: String) {
+        let fm = FileManager.default
+        // The tampered archive: the real bookworm-updates tree with one byte of its InRelease changed.
+        let good = mirror.servedRoot + "/debian"
+        let bad = mirror.servedRoot + "/tampered"
+        if !fm.fileExists(atPath: bad) {
+            try fm.copyItem(atPath: good, toPath: bad)
+            let path = bad + "/dists/bookworm-updates/InRelease"
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let text = String(decoding: bytes, as: UTF8.self)
+            let at = try #require(text.range(of: "Description: Debian"))
+            let offset = text.utf8.distance(from: text.utf8.startIndex, to: at.lowerBound) + "Description: ".count
+            bytes[offset] = UInt8(ascii: "d")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        let missing = try CheckerEndToEndTests.makeRoot(mirror, name: "no-status")
+        try fm.removeItem(atPath: missing + "/var/lib/dpkg/status")
+        let tampered = try CheckerEndToEndTests.makeRoot(mirror, name: "tampered-root")
+        try sources(tampered, "\(mirror.base)/tampered")
+        let unreachable = try CheckerEndToEndTests.makeRoot(mirror, name: "unreachable-root")
+        try sources(unreachable, "http://127.0.0.1:9/debian")
+        return (missing, tampered, unreachable)
+    }
+
+    static func sources(_ root: String, _ uri: String) throws {
+        try """
+            Types: deb
+            URIs: \(uri)
+            Suites: bookworm-updates
+            Components: main
+            Signed-By: \(CheckerEndToEndTests.keyring)
+
+            """.write(toFile: root + "/etc/apt/sources.list.d/debian.sources", atomically: true, encoding: .utf8)
+    }
+
+    @Test func aMissingStatusABadSignatureAndAnUnreachableRepositoryEachHaveTheirCode() throws {
+        let mirror = try Mirror()
+        defer { mirror.stop() }
+        let (missing, tampered, unreachable) = try Self.roots(mirror)
+        let store = mirror.tree + "/store.sqlite"
+
+        // inspect: the machine without a status is listed, with its error and code.
+        let inspect = try CLI.run(["inspect", "--root", missing, "--format", "json"])
+        let inspected = try #require((try Self.json(inspect))["machines"] as? [[String: Any]])
+        #expect(Self.codes(inspected.first?["errors"]) == ["dpkg.status-missing"], "\(inspect.stdout)")
+
+        // scan: the first cannot be registered (a top-level error); the others are checked with their repository's code.
+        let scan = try CLI.run(["scan", "--root", missing, "--root", tampered, "--root", unreachable, "--store", store, "--format", "json"])
+        #expect(scan.status == 1, "\(scan.stderr)")
+        let scanned = try Self.json(scan)
+        #expect(Self.codes(scanned["errors"]) == ["dpkg.status-missing"])
+        let machines = try #require(scanned["machines"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: machines.compactMap { m in (m["machine"] as? String).map { ($0, m) } })
+        #expect(Self.codes(byName[tampered]?["errors"]) == ["repo.bad-signature"], "\(scan.stdout)")
+        #expect(Self.codes(byName[unreachable]?["errors"]) == ["repo.unreachable"], "\(scan.stdout)")
+        let subject = try #require(((byName[tampered]?["errors"] as? [[String: Any]])?.first)?["subject"] as? [String: Any])
+        #expect(subject["machine"] as? String == tampered)
+        #expect(subject["file"] as? String == "/etc/apt/sources.list.d/debian.sources")
+        #expect((subject["repository"] as? String)?.contains("/tampered") == true)
+
+        // stderr: one error line per failure, naming the machine.
+        let errorLines = scan.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(errorLines.count == 3, "\(scan.stderr)")
+        #expect(errorLines.contains { $0.contains(missing) && $0.contains("/var/lib/dpkg/status") })
+
+        // check: the same codes from the result cache.
+        let check = try CLI.run(["check", tampered, unreachable, "--store", store, "--format", "json"])
+        #expect(check.status == 1)
+        let checked = try #require((try Self.json(check))["machines"] as? [[String: Any]])
+        #expect(checked.map { Self.codes($0["errors"]) } == [["repo.bad-signature"], ["repo.unreachable"]])
+        #expect(checked.allSatisfy { $0["fromCache"] as? Bool == true })
+    }
+}
