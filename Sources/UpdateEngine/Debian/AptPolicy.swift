@@ -128,38 +128,47 @@ public struct AptPolicy: Sendable {
     ///
     /// Installed means dpkg knows a current version (every state except `not-installed` and
     /// `config-files`), as apt reads the status file. Held packages are listed (apt lists them as
-    /// upgradable too; `apt upgrade` then keeps them back) with "held" in the reason.
+    /// upgradable too; `apt upgrade` then keeps them back) with "held" in the reason. Each update carries
+    /// the installed version's architecture, `all` included, as `apt list --upgradable` prints it; the
+    /// policy itself files `all` under the native architecture.
     public func upgrades(for installed: DpkgStatus) -> [PendingUpdate] {
         var out: [PendingUpdate] = []
         for e in installed.entries {
             guard let current = e.version, e.status.state != .notInstalled, e.status.state != .configFiles else { continue }
-            let arch = e.architecture == "all" || e.architecture.isEmpty ? config.nativeArchitecture : e.architecture
+            let arch = policyArchitecture(e.architecture)
             let x = explanation(name: e.name, arch: arch, installed: current)
             guard let cand = x.chosen, DebianVersion.compare(cand.version, current) > 0 else { continue }
             let (repository, significance) = describe(cand.files)
             var reason = x.explanation.reason
             if e.status.want == .hold { reason += " The package is held (dpkg hold): apt upgrade keeps it back." }
-            out.append(PendingUpdate(name: e.name, arch: arch, installed: current.dpkgDescription,
-                                     candidate: cand.version.description, repository: repository,
+            out.append(PendingUpdate(name: e.name, arch: e.architecture.isEmpty ? arch : e.architecture,
+                                     installed: current.dpkgDescription, candidate: cand.version.description, repository: repository,
                                      significance: significance, reason: reason))
         }
         return out.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) }
     }
 
-    /// Every version of `package` (for architecture `arch`, default native), its priority and sources,
-    /// and the candidate — like `apt-cache policy`. `installed` is the installed version, if any.
+    /// Every version of `package` (for architecture `arch`, default native; `all` means native, as for
+    /// `apt-cache policy name:all`), its priority and sources, and the candidate — like `apt-cache policy`.
+    /// `installed` is the installed version, if any.
     public func explain(package: String, arch: String?, installed: DebianVersion? = nil) -> AptPolicyExplanation {
-        explanation(name: package, arch: arch ?? config.nativeArchitecture, installed: installed).explanation
+        explanation(name: package, arch: policyArchitecture(arch), installed: installed).explanation
     }
 
     /// `explain` with the installed version taken from a status database.
     public func explain(package: String, arch: String?, status: DpkgStatus) -> AptPolicyExplanation {
-        let a = arch ?? config.nativeArchitecture
+        let a = policyArchitecture(arch)
         let current = status.entries.first { e in
             e.name == package && e.status.state != .notInstalled && e.status.state != .configFiles
                 && (e.architecture == a || ((e.architecture == "all" || e.architecture.isEmpty) && a == config.nativeArchitecture))
         }?.version
         return explanation(name: package, arch: a, installed: current).explanation
+    }
+
+    /// The architecture of the package apt files versions under: `all` (and no architecture) is native.
+    private func policyArchitecture(_ arch: String?) -> String {
+        guard let arch, arch != "all", !arch.isEmpty else { return config.nativeArchitecture }
+        return arch
     }
 
     // MARK: The algorithm
