@@ -32,12 +32,21 @@ struct AptPolicyOracleTests {
             s("qux", "1.0-1", "amd64", nil, nil),
             s("foo-bpo", "1.0-1", "amd64", nil, nil),
             s("libfoo1", "1.1-1", "amd64", "same", nil),
+            // One source, four binaries: a library, a tool offered at its installed version too, an
+            // `Architecture: all` package, and a binNMU whose binary version is not the source version.
+            s("libgizmo1", "2.1-1", "amd64", "same", "gizmo"),
+            s("gizmo-tools", "2.0-1", "amd64", nil, "gizmo"),
+            s("gizmo-tools", "2.1-1", "amd64", nil, "gizmo"),
+            s("gizmo-data", "2.1-1", "all", "foreign", "gizmo"),
+            s("gizmo-plugin", "2.1-1+b1", "amd64", nil, "gizmo (2.1-1)"),
         ].joined()
         let mainI386 = [
             s("libssl3", "3.0.17-1~deb12u2", "i386", "same", "openssl"),
             s("libfoo1", "1.2-1", "i386", "same", nil),
             s("ca-certificates", "20230311", "all", "foreign", nil),
             s("wine32", "8.0~repack-4", "i386", nil, nil),
+            s("libgizmo1", "2.1-1", "i386", "same", "gizmo"),
+            s("gizmo-data", "2.1-1", "all", "foreign", "gizmo"),
         ].joined()
         try tree.addUnsigned(prefix: "local", suite: "bookworm", fields: [
             ("Origin", "Debian"), ("Label", "Debian"), ("Suite", "oldstable"), ("Version", "12.12"), ("Codename", "bookworm"),
@@ -74,9 +83,10 @@ struct AptPolicyOracleTests {
     }
 
     static func status(_ name: String, _ version: String, _ arch: String, _ status: String = "install ok installed",
-                       multiArch: String? = nil) -> String {
+                       multiArch: String? = nil, source: String? = nil) -> String {
         "Package: \(name)\nStatus: \(status)\nPriority: optional\nInstalled-Size: 10\nMaintainer: Test <t@example.org>\nArchitecture: \(arch)\n"
-            + (multiArch.map { "Multi-Arch: \($0)\n" } ?? "") + "Version: \(version)\nDescription: \(name)\n\n"
+            + (multiArch.map { "Multi-Arch: \($0)\n" } ?? "") + (source.map { "Source: \($0)\n" } ?? "")
+            + "Version: \(version)\nDescription: \(name)\n\n"
     }
 
     static let statusFile = [
@@ -103,6 +113,12 @@ struct AptPolicyOracleTests {
         status("example-tool", "1.0", "all"),
         status("example-lib", "1.0-1", "amd64", "install ok unpacked"),
         status("wine32", "7.0-1", "i386", "install ok half-configured"),
+        // Source gizmo 2.0-1; only gizmo-tools' installed version is still offered.
+        status("libgizmo1", "2.0-1", "amd64", multiArch: "same", source: "gizmo"),
+        status("libgizmo1", "2.0-1", "i386", multiArch: "same", source: "gizmo"),
+        status("gizmo-tools", "2.0-1", "amd64", source: "gizmo"),
+        status("gizmo-data", "2.0-1", "all", multiArch: "foreign", source: "gizmo"),
+        status("gizmo-plugin", "2.0-1+b1", "amd64", source: "gizmo (2.0-1)"),
     ].joined()
 
     // MARK: Scenarios
@@ -110,6 +126,10 @@ struct AptPolicyOracleTests {
     struct Scenario: Sendable, CustomTestStringConvertible {
         var name: String
         var files: [String: String] = [:]
+        /// `name:arch` (the arch as `apt list` prints it) that apt lists as upgradable in this scenario…
+        var aptLists: [String] = []
+        /// …and that it does not: what makes the scenario test what it says.
+        var aptKeeps: [String] = []
         var testDescription: String { name }
     }
 
@@ -165,7 +185,9 @@ struct AptPolicyOracleTests {
         """
 
     static let scenarios: [Scenario] = [
-        Scenario(name: "defaults: security, updates, backports, experimental, flat, multi-arch, held, config-files"),
+        Scenario(name: "defaults: security, updates, backports, experimental, flat, multi-arch, held, config-files",
+                 aptLists: ["tzdata:all", "example-tool:all", "gizmo-data:all", "libgizmo1:amd64", "libgizmo1:i386",
+                            "gizmo-tools:amd64", "gizmo-plugin:amd64"]),
         Scenario(name: "pins of each kind", files: [
             "etc/apt/preferences": pins,
             "etc/apt/preferences.d/10-pins": pinsD,
@@ -178,6 +200,13 @@ struct AptPolicyOracleTests {
             "etc/apt/apt.conf.d/99release": "APT { Default-Release \"oldstable-backports\"; };\n",
             "etc/apt/preferences.d/no-experimental.pref": "Package: *\nPin: release n=rc-buggy\nPin-Priority: never\n",
         ]),
+        // apt 2.6 gives the pin to every version built from source gizmo (the status file's `Source:` names it
+        // for the installed ones) whose *binary* version matches; 2.0-1+b1 does not, so gizmo-plugin moves on.
+        // The pin carries no architecture: it applies to native (and `all`) packages only.
+        Scenario(name: "a src: version pin at the installed version keeps that source's binaries", files: [
+            "etc/apt/preferences.d/gizmo": "Package: src:gizmo\nPin: version 2.0-1\nPin-Priority: 1001\n",
+        ], aptLists: ["libgizmo1:i386", "gizmo-plugin:amd64", "tzdata:all"],
+                 aptKeeps: ["libgizmo1:amd64", "gizmo-tools:amd64", "gizmo-data:all"]),
     ]
 
     @Test("apt list --upgradable and apt-cache policy agree with AptPolicy", arguments: scenarios)
@@ -242,18 +271,26 @@ struct AptPolicyOracleTests {
         #expect(update.status == 0, "apt-get update: \(update.stderr)")
         let list = try AptRepoTree.run("/usr/bin/apt", ["list", "--upgradable"], environment: env)
         try #require(list.status == 0, "apt list: \(list.stderr)")
+        // `name/suite version arch [upgradable from: installed]`, arch as apt prints it (`all` included).
         var aptUpgradable: Set<String> = []
         for line in String(decoding: list.stdout, as: UTF8.self).split(separator: "\n") where line.contains("[upgradable from") {
             let words = line.split(separator: " ")
             guard words.count >= 3, let name = words[0].split(separator: "/").first else { continue }
-            let arch = words[2] == "all" ? "amd64" : String(words[2])
-            aptUpgradable.insert("\(name):\(arch) \(words[1])")
+            aptUpgradable.insert("\(name):\(words[2]) \(words[1])")
         }
+        let aptListed = Set(aptUpgradable.map { String($0.prefix { $0 != " " }) })
+        for key in scenario.aptLists { #expect(aptListed.contains(key), "apt does not list \(key): \(aptListed.sorted())") }
+        for key in scenario.aptKeeps { #expect(!aptListed.contains(key), "apt lists \(key)") }
         let statusEntries = try DpkgStatus.parse(Array(Self.statusFile.utf8), file: "status").entries
         let keys = statusEntries.map { ($0.name, $0.architecture == "all" ? "amd64" : $0.architecture) }
+        let configFilesOnly = Set(statusEntries.filter { $0.status.state == .configFiles }.map {
+            "\($0.name):\($0.architecture == "all" ? "amd64" : $0.architecture)"
+        })
         let policyOut = try AptRepoTree.run("/usr/bin/apt-cache", ["policy"] + keys.map { "\($0.0):\($0.1)" }, environment: env)
         try #require(policyOut.status == 0, "apt-cache policy: \(policyOut.stderr)")
         var aptCandidate: [String: String] = [:]
+        // The version table: `     VERSION PRIORITY` (` *** ` marks the installed one), each followed by its sources.
+        var aptVersionTable: [String: [String]] = [:]
         var current: String?
         for line in String(decoding: policyOut.stdout, as: UTF8.self).split(separator: "\n") {
             if !line.hasPrefix(" ") && line.hasSuffix(":") {
@@ -262,6 +299,8 @@ struct AptPolicyOracleTests {
                 current = k
             } else if let c = current, line.hasPrefix("  Candidate: ") {
                 aptCandidate[c] = String(line.dropFirst("  Candidate: ".count))
+            } else if let c = current, line.hasPrefix(" *** ") || (line.hasPrefix("     ") && !line.hasPrefix("      ")) {
+                aptVersionTable[c, default: []].append(line.dropFirst(5).split(separator: " ").joined(separator: " "))
             }
         }
         #expect(aptCandidate.count == Set(keys.map { "\($0.0):\($0.1)" }).count, "\(String(decoding: policyOut.stdout, as: UTF8.self))")
@@ -282,6 +321,10 @@ struct AptPolicyOracleTests {
             let x = policy.explain(package: name, arch: arch, status: dpkg)
             let theirs = aptCandidate["\(name):\(arch)"]
             #expect((x.candidate ?? "(none)") == theirs, "\(name):\(arch): apt \(theirs ?? "?"), ours \(x.candidate ?? "(none)") — \(x.reason)")
+            // For a config-files package apt also lists the status file's version (priority -1); explain does not.
+            guard !configFilesOnly.contains("\(name):\(arch)") else { continue }
+            let table = x.offers.map { "\($0.version) \($0.priority)" }
+            #expect(table == aptVersionTable["\(name):\(arch)"] ?? [], "\(name):\(arch) version table: apt \(aptVersionTable["\(name):\(arch)"] ?? []), ours \(table)")
         }
         #expect(!aptUpgradable.isEmpty)
     }
@@ -317,10 +360,10 @@ struct AptPolicyOracleTests {
         let ups = Dictionary(uniqueKeysWithValues: AptPolicy(config: config, indexes: indexes).upgrades(for: dpkg).map { ("\($0.name):\($0.arch)", $0) })
         #expect(ups["openssl:amd64"]?.significance == .security)
         #expect(ups["openssl:amd64"]?.repository.contains("bookworm-security/main amd64") == true)
-        #expect(ups["tzdata:amd64"]?.significance == .security)
+        #expect(ups["tzdata:all"]?.significance == .security)
         #expect(ups["foo-bpo:amd64"]?.significance == .backports)
         #expect(ups["baz:amd64"]?.significance == .normal)
-        #expect(ups["example-tool:amd64"]?.repository.hasSuffix("flat/ ./") == true)
+        #expect(ups["example-tool:all"]?.repository.hasSuffix("flat/ ./") == true)
         #expect(ups["sudo:amd64"]?.reason.contains("held") == true)
         #expect(ups["openssh-server:amd64"] == nil)
         #expect(ups["bar:amd64"] == nil)

@@ -132,8 +132,8 @@ import Testing
         for line in list.stdout.split(separator: "\n") where line.contains("[upgradable from") {
             let words = line.split(separator: " ")
             guard words.count >= 3, let name = words[0].split(separator: "/").first else { continue }
-            // apt shows `all` for architecture-independent packages; they belong to the native architecture.
-            out.insert("\(name):\(words[2] == "all" ? "amd64" : words[2]) \(words[1])")
+            // The architecture as apt prints it (`all` for architecture-independent packages), as imgsec reports it.
+            out.insert("\(name):\(words[2]) \(words[1])")
         }
         return out
     }

@@ -51,8 +51,11 @@ public struct AptPolicyExplanation: Sendable, Hashable {
 /// `ButAutomaticUpgrades: yes` archives, 1 for `NotAutomatic: yes` alone; then `APT::Default-Release` (990)
 /// and `Package: *` pins, the first that matches a file winning. A package pin (`Package: name`, glob,
 /// `/regex/`, `src:name`, `name:arch`) gives the versions it matches its priority, the first matching pin
-/// winning. The candidate is the version of highest priority (ties: the highest version) among those
-/// with non-zero priority, never lower than the installed version unless its priority is ≥ 1000.
+/// winning; `src:name` reaches every version built from that source (for the installed version, the one
+/// the status file's `Source:` names), and its `Pin: version` is matched against the binary version, as in
+/// apt 2.6 (`Pin: source-version` came in 2.9.9). The candidate is the version of highest priority (ties:
+/// the highest version) among those with non-zero priority, never lower than the installed version unless
+/// its priority is ≥ 1000.
 /// Packages are per architecture; `Architecture: all` belongs to the native architecture.
 public struct AptPolicy: Sendable {
     public let config: AptMachineConfig
@@ -128,38 +131,49 @@ public struct AptPolicy: Sendable {
     ///
     /// Installed means dpkg knows a current version (every state except `not-installed` and
     /// `config-files`), as apt reads the status file. Held packages are listed (apt lists them as
-    /// upgradable too; `apt upgrade` then keeps them back) with "held" in the reason.
+    /// upgradable too; `apt upgrade` then keeps them back) with "held" in the reason. Each update carries
+    /// the installed version's architecture, `all` included, as `apt list --upgradable` prints it; the
+    /// policy itself files `all` under the native architecture.
     public func upgrades(for installed: DpkgStatus) -> [PendingUpdate] {
         var out: [PendingUpdate] = []
         for e in installed.entries {
             guard let current = e.version, e.status.state != .notInstalled, e.status.state != .configFiles else { continue }
-            let arch = e.architecture == "all" || e.architecture.isEmpty ? config.nativeArchitecture : e.architecture
-            let x = explanation(name: e.name, arch: arch, installed: current)
+            let arch = policyArchitecture(e.architecture)
+            let x = explanation(name: e.name, arch: arch, installed: current, installedSource: e.sourceName)
             guard let cand = x.chosen, DebianVersion.compare(cand.version, current) > 0 else { continue }
             let (repository, significance) = describe(cand.files)
             var reason = x.explanation.reason
             if e.status.want == .hold { reason += " The package is held (dpkg hold): apt upgrade keeps it back." }
-            out.append(PendingUpdate(name: e.name, arch: arch, installed: current.dpkgDescription,
-                                     candidate: cand.version.description, repository: repository,
+            out.append(PendingUpdate(name: e.name, arch: e.architecture.isEmpty ? arch : e.architecture,
+                                     installed: current.dpkgDescription, candidate: cand.version.description, repository: repository,
                                      significance: significance, reason: reason))
         }
         return out.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) }
     }
 
-    /// Every version of `package` (for architecture `arch`, default native), its priority and sources,
-    /// and the candidate — like `apt-cache policy`. `installed` is the installed version, if any.
-    public func explain(package: String, arch: String?, installed: DebianVersion? = nil) -> AptPolicyExplanation {
-        explanation(name: package, arch: arch ?? config.nativeArchitecture, installed: installed).explanation
+    /// Every version of `package` (for architecture `arch`, default native; `all` means native, as for
+    /// `apt-cache policy name:all`), its priority and sources, and the candidate — like `apt-cache policy`.
+    /// `installed` is the installed version, if any, built from the source package `installedSource`
+    /// (default: the package's own name).
+    public func explain(package: String, arch: String?, installed: DebianVersion? = nil,
+                        installedSource: String? = nil) -> AptPolicyExplanation {
+        explanation(name: package, arch: policyArchitecture(arch), installed: installed, installedSource: installedSource).explanation
     }
 
-    /// `explain` with the installed version taken from a status database.
+    /// `explain` with the installed version (and its source package) taken from a status database.
     public func explain(package: String, arch: String?, status: DpkgStatus) -> AptPolicyExplanation {
-        let a = arch ?? config.nativeArchitecture
+        let a = policyArchitecture(arch)
         let current = status.entries.first { e in
             e.name == package && e.status.state != .notInstalled && e.status.state != .configFiles
                 && (e.architecture == a || ((e.architecture == "all" || e.architecture.isEmpty) && a == config.nativeArchitecture))
-        }?.version
-        return explanation(name: package, arch: a, installed: current).explanation
+        }
+        return explanation(name: package, arch: a, installed: current?.version, installedSource: current?.sourceName).explanation
+    }
+
+    /// The architecture of the package apt files versions under: `all` (and no architecture) is native.
+    private func policyArchitecture(_ arch: String?) -> String {
+        guard let arch, arch != "all", !arch.isEmpty else { return config.nativeArchitecture }
+        return arch
     }
 
     // MARK: The algorithm
@@ -171,13 +185,16 @@ public struct AptPolicy: Sendable {
         var pin: Int?
     }
 
-    private func explanation(name: String, arch: String, installed: DebianVersion?) -> (explanation: AptPolicyExplanation, chosen: Evaluated?) {
+    /// `installedSource` is the status file's `Source:` name of the installed version: apt files that version
+    /// under it, so a `src:` pin reaches it even when no repository offers it any more.
+    private func explanation(name: String, arch: String, installed: DebianVersion?,
+                             installedSource: String?) -> (explanation: AptPolicyExplanation, chosen: Evaluated?) {
         var list = versions[name + ":" + arch] ?? []
         if let installed {
             if let i = list.firstIndex(where: { $0.version == installed }) {
                 list[i].files.append(statusFile)
             } else {
-                list.append((installed, name, [statusFile]))
+                list.append((installed, installedSource ?? name, [statusFile]))
             }
         }
         list.sort { DebianVersion.compare($0.version, $1.version) > 0 }
