@@ -3,13 +3,15 @@ import Testing
 @testable import ImageInspect
 
 /// Header decisions made on the host, before any appliance starts.
-@Suite struct ImageProbeTests {
+@Suite final class ImageProbeTests {
     let dir: String
 
     init() throws {
         dir = NSTemporaryDirectory() + "imgsec-probe-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
 
     func write(_ name: String, _ bytes: [UInt8]) throws -> String {
         let path = dir + "/" + name

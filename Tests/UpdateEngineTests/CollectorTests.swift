@@ -3,9 +3,15 @@ import Testing
 @testable import UpdateEngine
 
 /// What the collector copies out of a machine, read from a root directory.
-struct CollectorTests {
+final class CollectorTests {
+    /// Every root a test made, removed when the test ends.
+    private var roots: [String] = []
+
+    deinit { for root in roots { try? FileManager.default.removeItem(atPath: root) } }
+
     func makeRoot(_ files: [String: String], links: [String: String] = [:]) throws -> String {
         let root = NSTemporaryDirectory() + "imgsec-collector-\(UUID().uuidString)"
+        roots.append(root)
         for (path, text) in files {
             let url = URL(fileURLWithPath: root + path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
