@@ -123,26 +123,44 @@ public enum ImageProbe {
         let backingSize = be32(head, 16)
         var backing: String? = nil
         if backingOffset != 0 && backingSize != 0 {
-            guard backingSize <= 1023, backingOffset < UInt64(fileSize) else {
+            // Every value is checked against the file before it becomes an Int: the header is untrusted.
+            guard backingSize <= 1023, fileSize >= 0, backingOffset < UInt64(fileSize),
+                  let start = Int(exactly: backingOffset), let count = Int(exactly: backingSize) else {
                 throw ImageInspectError(.notAnImage, image: image, "has a corrupt qcow2 header (backing file name out of range).")
             }
-            backing = String(decoding: try more(Int(backingOffset), Int(backingSize)), as: UTF8.self)
+            backing = String(decoding: try more(start, count), as: UTF8.self)
         }
         var backingFormat: String? = nil
-        let headerLength = version >= 3 ? Int(be32(head, 100)) : 72
+        // qcow2.txt: a version 3 header is at least 104 bytes and a multiple of 8; extensions follow it.
+        let headerLength: Int
+        if version >= 3 {
+            guard let length = Int(exactly: be32(head, 100)), length >= 104, length % 8 == 0, length <= head.count else {
+                throw ImageInspectError(.notAnImage, image: image,
+                    "has a corrupt qcow2 header (header length \(be32(head, 100)) is not a multiple of 8 between 104 and \(head.count)).")
+            }
+            headerLength = length
+        } else {
+            headerLength = 72
+        }
         var offset = headerLength
-        while offset + 8 <= head.count {
+        while head.count - offset >= 8 {
             let type = be32(head, offset)
-            let length = Int(be32(head, offset + 4))
             if type == 0 { break }
-            guard offset + 8 + length <= head.count else { break }
+            // Lengths are compared by subtraction (offset <= head.count here), so nothing can overflow.
+            let length = Int(be32(head, offset + 4))
+            guard length <= head.count - offset - 8 else {
+                throw ImageInspectError(.notAnImage, image: image,
+                    "has a corrupt qcow2 header (extension 0x\(String(type, radix: 16)) of \(length) bytes runs past the header).")
+            }
             let data = Array(head[(offset + 8)..<(offset + 8 + length)])
             if type == 0xE279_2ACA { backingFormat = String(decoding: data, as: UTF8.self) }
             if type == 0x4441_5441 {
                 throw ImageInspectError(.backingFile, image: image,
                     "names an external qcow2 data file (\(String(decoding: data, as: UTF8.self))); imgsec does not follow it.")
             }
-            offset += 8 + (length + 7) / 8 * 8
+            let padded = (length + 7) / 8 * 8
+            guard padded <= head.count - offset - 8 else { break }
+            offset += 8 + padded
         }
         return ImageHeader(format: .qcow2, backingFile: backing, backingFormat: backingFormat, fileSize: fileSize)
     }
@@ -152,8 +170,16 @@ public enum ImageProbe {
         func le64(_ o: Int) -> UInt64 { guard head.count >= o + 8 else { return 0 }; return head[o..<o + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         let descriptorSector = le64(28), descriptorSectors = le64(36)
         var parent: String? = nil
-        if descriptorSector > 0, descriptorSectors > 0, descriptorSectors < 2048 {
-            let text = String(decoding: try more(Int(descriptorSector) * 512, Int(descriptorSectors) * 512), as: UTF8.self)
+        if descriptorSector > 0, descriptorSectors > 0 {
+            // The descriptor must lie inside the file; multiply only after the range is known to fit.
+            let sectorsInFile = UInt64(max(fileSize, 0) / 512)
+            guard descriptorSectors < 2048, descriptorSector < sectorsInFile,
+                  descriptorSectors <= sectorsInFile - descriptorSector,
+                  let start = Int(exactly: descriptorSector * 512), let count = Int(exactly: descriptorSectors * 512) else {
+                throw ImageInspectError(.notAnImage, image: image,
+                    "has a corrupt VMDK header (embedded descriptor at sector \(descriptorSector), \(descriptorSectors) sectors, lies outside the \(fileSize)-byte file).")
+            }
+            let text = String(decoding: try more(start, count), as: UTF8.self)
             for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("parentFileNameHint=") {
                 parent = String(line.dropFirst("parentFileNameHint=".count)).replacingQuotes()
             }
@@ -168,8 +194,11 @@ public enum ImageProbe {
     }
 
     private static func readAt(_ fd: Int32, offset: Int, count: Int, image: String) throws -> [UInt8] {
+        guard offset >= 0, count >= 0, let position = off_t(exactly: offset) else {
+            throw ImageInspectError(.notAnImage, image: image, "has a header that points outside the file (offset \(offset)).")
+        }
         var buffer = [UInt8](repeating: 0, count: count)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, position) }
         guard n >= 0 else {
             throw ImageInspectError(.unreadable, image: image, "cannot be read: \(String(cString: strerror(errno))).")
         }

@@ -124,6 +124,53 @@ import Testing
         }
     }
 
+    /// A monolithic sparse VMDK header (512 bytes) with the descriptor location given as is.
+    static func vmdk(descriptorSector: UInt64, descriptorSectors: UInt64) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: 512)
+        func putLE64(_ v: UInt64, _ o: Int) { for i in 0..<8 { h[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+        h[0] = 0x4B; h[1] = 0x44; h[2] = 0x4D; h[3] = 0x56   // "KDMV"
+        h[4] = 1                                              // version 1
+        putLE64(descriptorSector, 28)
+        putLE64(descriptorSectors, 36)
+        return h
+    }
+
+    /// A qcow2 v3 header whose fields at `offset` are overwritten with big-endian `bytes`.
+    static func qcow2(patching offset: Int, with bytes: [UInt8]) -> [UInt8] {
+        var h = qcow2()
+        for (i, b) in bytes.enumerated() { h[offset + i] = b }
+        return h
+    }
+
+    @Test(arguments: [
+        ("vmdk-descriptor-sector-max", vmdk(descriptorSector: .max, descriptorSectors: 1)),
+        ("vmdk-descriptor-sector-overflow", vmdk(descriptorSector: UInt64(Int.max) / 512 + 1, descriptorSectors: 1)),
+        ("vmdk-descriptor-past-end", vmdk(descriptorSector: 1 << 40, descriptorSectors: 1)),
+        ("qcow2-backing-offset-max", qcow2(patching: 8, with: [UInt8](repeating: 0xFF, count: 8) + [0, 0, 0, 8])),
+        ("qcow2-header-length-max", qcow2(patching: 100, with: [0xFF, 0xFF, 0xFF, 0xFF])),
+        ("qcow2-header-length-short", qcow2(patching: 100, with: [0, 0, 0, 8])),
+        ("qcow2-extension-length-max", qcow2(patching: 104, with: [0xE2, 0x79, 0x2A, 0xCA, 0xFF, 0xFF, 0xFF, 0xFF])),
+    ])
+    func aCraftedHeaderIsRefusedNamingTheImageInsteadOfTrapping(name: String, bytes: [UInt8]) throws {
+        // In memory: `more` reads from the same bytes, as `header(of:)` reads from the file.
+        let image = "/images/\(name)"
+        do {
+            _ = try ImageProbe.classify(head: bytes, fileSize: 1 << 20, image: image) { offset, count in
+                guard offset >= 0, count >= 0, offset < bytes.count else { return [] }
+                return Array(bytes[offset..<min(bytes.count, offset + count)])
+            }
+            Issue.record("\(name) was accepted")
+        } catch let error as ImageInspectError {
+            #expect([.notAnImage, .unsupportedFormat].contains(error.code))
+            #expect(error.description.hasPrefix(image + ": "))
+        }
+    }
+
+    @Test func aCraftedVmdkFileIsRefusedBeforeAnyApplianceStarts() throws {
+        let path = try write("crafted.vmdk", Self.vmdk(descriptorSector: .max, descriptorSectors: 1))
+        #expect(throws: ImageInspectError.self) { try ImageProbe.header(of: path) }
+    }
+
     @Test func zeroedSectorsAreARawDisk() throws {
         let header = try ImageProbe.header(of: try write("zero.img", [UInt8](repeating: 0, count: 8192)))
         #expect(header.format == .raw)
