@@ -36,6 +36,26 @@ struct AptRepositoryTests {
         #expect(AptPolicy.significance(of: r) == .updates)
     }
 
+    @Test("A Release Date or Valid-Until with an absurd year is a malformed Release naming the line, not a trap",
+          arguments: [
+              ("Date", "Sat, 01 Jan 99999999 00:00:00 UTC"),
+              ("Date", "Sat, 01 Jan 9223372036854775807 23:59:59 UTC"),
+              ("Valid-Until", "Sat, 01 Mar -9223372036854775807 00:00:00 UTC"),
+              ("Valid-Until", "99999999999999999999999"),
+              ("Date", "01 Jan 10000 00:00:00 +9999"),
+          ])
+    func absurdReleaseDates(field: String, value: String) throws {
+        let text = "Origin: Debian\nSuite: stable\n\(field): \(value)\nComponents: main\n"
+        do {
+            _ = try AptRelease.parse(Array(text.utf8), source: "http://deb.example/dists/stable/Release")
+            Issue.record("'\(field): \(value)' was accepted")
+        } catch {
+            #expect(error.code == .malformedRelease)
+            #expect(error.line == 3)
+            #expect(error.description.contains("http://deb.example/dists/stable/Release line 3"))
+        }
+    }
+
     @Test("Text outside the clearsigned message is refused")
     func clearsignedExtraText() throws {
         let good = try Fixtures.bytes(Self.dir + "bookworm-updates_InRelease")

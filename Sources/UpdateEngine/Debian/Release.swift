@@ -106,12 +106,17 @@ public struct AptRelease: Sendable, Hashable {
         let hms = words[3].split(separator: ":").map { Int($0) }
         guard hms.count == 3, let h = hms[0], let m = hms[1], let s = hms[2],
               (1...31).contains(day), (0...23).contains(h), (0...59).contains(m), (0...60).contains(s) else { return nil }
+        // RFC 2822 years have four digits. Bounding the year keeps the day arithmetic below far from overflow:
+        // a Release saying `Date: … 99999999 …` is not a date (the caller reports the line), never a trap.
+        guard (1...9999).contains(year) else { return nil }
         var offset = 0
         if words.count >= 5 {
             let zone = words[4]
             if zone == "UTC" || zone == "GMT" || zone == "Z" {
                 offset = 0
-            } else if let sign = zone.first, sign == "+" || sign == "-", zone.count == 5, let n = Int(zone.dropFirst()) {
+            } else if let sign = zone.first, sign == "+" || sign == "-", zone.count == 5,
+                      zone.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(zone.dropFirst()),
+                      n % 100 < 60 {
                 offset = (n / 100 * 3600 + n % 100 * 60) * (sign == "-" ? -1 : 1)
             } else {
                 return nil
