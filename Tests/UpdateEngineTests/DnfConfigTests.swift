@@ -49,6 +49,19 @@ struct DnfConfigTests {
         #expect(config.modules["php"]?.state == .disabled)
     }
 
+    @Test("An indented first line after a [section] keeps the section and is reported with its file and line")
+    func strayContinuationLine() {
+        let text = "[first]\nbaseurl=http://a.example/\n\n[second]\n  stray=value\nbaseurl=http://b.example/\n"
+        let (repos, problems) = YumRepository.parse(Array(text.utf8), file: "/etc/yum.repos.d/x.repo")
+        #expect(repos.map(\.id) == ["first", "second"])
+        #expect(repos.first?.baseURLs == ["http://a.example/"])
+        #expect(repos.last?.baseURLs == ["http://b.example/"])
+        #expect(problems.count == 1)
+        #expect(problems.first?.file == "/etc/yum.repos.d/x.repo")
+        #expect(problems.first?.line == 5)
+        #expect(problems.first?.description.hasPrefix("/etc/yum.repos.d/x.repo:5: ") == true)
+    }
+
     @Test("Variable substitution like libdnf", arguments: [
         ("$releasever/$basearch", "9/x86_64"),
         ("${releasever}x", "9x"),

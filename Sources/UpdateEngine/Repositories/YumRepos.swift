@@ -55,12 +55,16 @@ public enum IniFile {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             let trimmed = line.trimmingSpaces()
             if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
-            if let first = line.first, first == " " || first == "\t", var section = sections.popLast(), !section.options.isEmpty {
-                // A continuation line: more of the previous option's value.
-                var last = section.options.removeLast()
-                last.value += "\n" + trimmed
-                section.options.append(last)
-                sections.append(section)
+            if let first = line.first, first == " " || first == "\t", let s = sections.indices.last {
+                // A continuation line: more of the previous option's value. Right after a `[section]` there
+                // is no option to continue; libdnf refuses such a line (an illegal continuation line), so it
+                // is reported and skipped, and the section keeps its place.
+                if let k = sections[s].options.indices.last {
+                    sections[s].options[k].value += "\n" + trimmed
+                } else {
+                    diagnostics.append(IniDiagnostic(file: file, line: lineNumber,
+                        message: "continuation line \(trimmed) follows [\(sections[s].name)] before any key=value; ignored"))
+                }
                 continue
             }
             if trimmed.hasPrefix("[") {
