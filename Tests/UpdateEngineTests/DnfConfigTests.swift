@@ -62,6 +62,24 @@ struct DnfConfigTests {
         #expect(problems.first?.description.hasPrefix("/etc/yum.repos.d/x.repo:5: ") == true)
     }
 
+    @Test("Nested ${var:-…} stops at libdnf's depth of 32, leaving the rest as written, and says so")
+    func deeplyNestedSubstitution() {
+        let levels = 10_000
+        let text = String(repeating: "${unset:-", count: levels) + "x" + String(repeating: "}", count: levels)
+        let clock = ContinuousClock()
+        var result = ""
+        let elapsed = clock.measure { result = DnfVariables.substitute(text, [:]) }
+        #expect(elapsed < .seconds(2))
+        let kept = String(repeating: "${unset:-", count: levels - 32) + "x" + String(repeating: "}", count: levels - 32)
+        #expect(result == kept)
+        // Within the limit nothing changes.
+        let shallow = String(repeating: "${unset:-", count: 32) + "x" + String(repeating: "}", count: 32)
+        #expect(DnfVariables.substitute(shallow, [:]) == "x")
+        let repo = "[r]\nbaseurl=http://a.example/\(text)\n"
+        let (_, problems) = YumRepository.parse(Array(repo.utf8), file: "deep.repo", variables: ["basearch": "x86_64"])
+        #expect(problems.contains { $0.file == "deep.repo" && $0.message.contains("32") })
+    }
+
     @Test("Variable substitution like libdnf", arguments: [
         ("$releasever/$basearch", "9/x86_64"),
         ("${releasever}x", "9x"),

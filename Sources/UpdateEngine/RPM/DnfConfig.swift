@@ -4,34 +4,56 @@ import Glibc
 
 /// dnf's variable substitution in configuration values (libdnf `ConfigParser::substitute`).
 public enum DnfVariables {
+    /// How deeply `${name:-${other:-…}}` may nest before the rest is left as written (libdnf's
+    /// `MAXIMUM_EXPRESSION_DEPTH`). Guest files are untrusted: without a limit, nesting costs stack and time.
+    public static let maximumDepth = 32
+
     /// Replaces `$name`, `${name}`, `${name:-default}` and `${name:+alternate}`. A name is letters,
     /// digits and `_`; an unknown variable is left as written, as dnf leaves it.
     public static func substitute(_ text: String, _ variables: [String: String]) -> String {
-        guard text.contains("$") else { return text }
-        let b = Array(text.utf8)
+        substitution(text, variables).text
+    }
+
+    /// Like ``substitute(_:_:)``, and says whether an expression nested deeper than ``maximumDepth``
+    /// was left as written.
+    public static func substitution(_ text: String, _ variables: [String: String]) -> (text: String, tooDeep: Bool) {
+        guard text.contains("$") else { return (text, false) }
+        var tooDeep = false
+        let out = substitute(Array(text.utf8)[...], variables, depth: 0, tooDeep: &tooDeep)
+        return (String(decoding: out, as: UTF8.self), tooDeep)
+    }
+
+    private static func substitute(_ b: ArraySlice<UInt8>, _ variables: [String: String], depth: Int, tooDeep: inout Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(b.count)
         func isNameByte(_ c: UInt8) -> Bool { (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || c == UInt8(ascii: "_") }
-        var i = 0
-        while i < b.count {
-            guard b[i] == UInt8(ascii: "$"), i + 1 < b.count else { out.append(b[i]); i += 1; continue }
+        var i = b.startIndex
+        while i < b.endIndex {
+            guard b[i] == UInt8(ascii: "$"), i + 1 < b.endIndex else { out.append(b[i]); i += 1; continue }
             if b[i + 1] == UInt8(ascii: "{") {
                 var j = i + 2
-                while j < b.count && isNameByte(b[j]) { j += 1 }
+                while j < b.endIndex && isNameByte(b[j]) { j += 1 }
                 let name = String(decoding: b[(i + 2)..<j], as: UTF8.self)
-                if j < b.count && b[j] == UInt8(ascii: "}") && !name.isEmpty {
+                if j < b.endIndex && b[j] == UInt8(ascii: "}") && !name.isEmpty {
                     if let v = variables[name] { out += Array(v.utf8) } else { out += b[i...j] }
                     i = j + 1
                     continue
                 }
                 // ${name:-word} / ${name:+word}; the word may hold variables itself.
-                if j + 1 < b.count && b[j] == UInt8(ascii: ":") && (b[j + 1] == UInt8(ascii: "-") || b[j + 1] == UInt8(ascii: "+")),
+                if j + 1 < b.endIndex && b[j] == UInt8(ascii: ":") && (b[j + 1] == UInt8(ascii: "-") || b[j + 1] == UInt8(ascii: "+")),
                    let close = matchingBrace(b, from: j + 2) {
-                    let word = substitute(String(decoding: b[(j + 2)..<close], as: UTF8.self), variables)
+                    guard depth < maximumDepth else {
+                        // Too deep: the whole expression stays as written, as libdnf leaves it.
+                        tooDeep = true
+                        out += b[i...close]
+                        i = close + 1
+                        continue
+                    }
+                    let word = substitute(b[(j + 2)..<close], variables, depth: depth + 1, tooDeep: &tooDeep)
                     let value = variables[name]
                     let useDefault = b[j + 1] == UInt8(ascii: "-")
-                    if useDefault { out += Array((value.flatMap { $0.isEmpty ? nil : $0 } ?? word).utf8) }
-                    else if let value, !value.isEmpty { out += Array(word.utf8) }
+                    if useDefault { out += value.flatMap { $0.isEmpty ? nil : Array($0.utf8) } ?? word }
+                    else if let value, !value.isEmpty { out += word }
                     i = close + 1
                     continue
                 }
@@ -39,18 +61,18 @@ public enum DnfVariables {
                 continue
             }
             var j = i + 1
-            while j < b.count && isNameByte(b[j]) { j += 1 }
+            while j < b.endIndex && isNameByte(b[j]) { j += 1 }
             let name = String(decoding: b[(i + 1)..<j], as: UTF8.self)
             if !name.isEmpty, let v = variables[name] { out += Array(v.utf8) } else { out += b[i..<j] }
             i = j
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
-    private static func matchingBrace(_ b: [UInt8], from: Int) -> Int? {
+    private static func matchingBrace(_ b: ArraySlice<UInt8>, from: Int) -> Int? {
         var depth = 1
         var k = from
-        while k < b.count {
+        while k < b.endIndex {
             if b[k] == UInt8(ascii: "{") { depth += 1 }
             if b[k] == UInt8(ascii: "}") { depth -= 1; if depth == 0 { return k } }
             k += 1

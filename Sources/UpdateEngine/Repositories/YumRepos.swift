@@ -100,8 +100,18 @@ extension YumRepository {
         if !variables.isEmpty {
             sections = sections.map { section in
                 var s = section
-                s.name = DnfVariables.substitute(section.name, variables)
-                s.options = section.options.map { ($0.key, DnfVariables.substitute($0.value, variables)) }
+                var tooDeep = false
+                func substitute(_ text: String) -> String {
+                    let (out, deep) = DnfVariables.substitution(text, variables)
+                    tooDeep = tooDeep || deep
+                    return out
+                }
+                s.name = substitute(section.name)
+                s.options = section.options.map { ($0.key, substitute($0.value)) }
+                if tooDeep {
+                    diagnostics.append(IniDiagnostic(file: file, line: section.line,
+                        message: "[\(section.name)] nests ${…:-…} deeper than \(DnfVariables.maximumDepth) levels; the rest is left as written"))
+                }
                 return s
             }
         }
