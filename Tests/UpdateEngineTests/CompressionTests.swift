@@ -68,6 +68,44 @@ struct CompressionTests {
         }
     }
 
+    /// CRC-32 (IEEE), as the xz block header carries it.
+    static func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
+        }
+        return ~crc
+    }
+
+    @Test func anXzStreamNeedingMoreMemoryThanTheLimitIsRefusedNotDecoded() throws {
+        // Compress a few bytes with a 4 KiB dictionary, then rewrite the block header's LZMA2 dictionary
+        // size to 1.5 GiB (property byte 37) and fix its CRC: the data stays valid, only the memory it asks for grows.
+        var packed = try Self.run("/usr/bin/xz", ["-c", "-T1", "--format=xz", "--lzma2=dict=4KiB"], input: Array("tiny\n".utf8))
+        #expect(try Decompressor.decompress(packed, compression: .xz, source: "small.xz") == Array("tiny\n".utf8))
+        let start = 12                                     // after the stream header
+        let headerSize = (Int(try #require(packed.dropFirst(start).first)) + 1) * 4
+        try #require(packed.count > start + headerSize)
+        let flags = packed[start + 1]
+        try #require(flags & 0x03 == 0, "one filter")
+        var o = start + 2
+        for present in [flags & 0x40 != 0, flags & 0x80 != 0] where present {  // compressed, uncompressed size
+            while packed[o] & 0x80 != 0 { o += 1 }
+            o += 1
+        }
+        try #require(packed[o] == 0x21 && packed[o + 1] == 0x01, "an LZMA2 filter with one property byte")
+        packed[o + 2] = 37
+        let crc = Self.crc32(packed[start..<(start + headerSize - 4)])
+        for i in 0..<4 { packed[start + headerSize - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        do {
+            let out = try Decompressor.decompress(packed, compression: .xz, source: "greedy.xz")
+            Issue.record("a stream asking for 1.5 GiB was decoded (\(out.count) bytes)")
+        } catch let error as DecompressionError {
+            #expect(error.source == "greedy.xz")
+            #expect(error.description.contains("256 MiB limit"))
+        }
+    }
+
     @Test(arguments: [Compression.gzip, .xz, .zstd, .bzip2])
     func anEmptyStreamIsTruncatedNotEmptyOutput(compression: Compression) {
         #expect(throws: DecompressionError.self) { _ = try Decompressor.decompress([], compression: compression, source: "empty") }

@@ -43,6 +43,10 @@ public struct DecompressionError: Error, CustomStringConvertible, Sendable, Equa
 public enum Decompressor {
     public static let chunkSize = 1 << 20
 
+    /// The most memory liblzma may use for one xz stream: 256 MiB. `xz -9` needs 65 MiB to decode, so real
+    /// repository indexes fit; a header asking for a bigger dictionary is refused before anything is allocated.
+    public static let xzMemoryLimit: UInt64 = 256 << 20
+
     /// Decompresses `input`, calling `sink` with each chunk of output. Concatenated streams (several
     /// gzip members, several xz streams) are decompressed one after the other, as the command-line tools do.
     public static func stream(_ input: [UInt8], compression: Compression, source: String, limit: Int = 4 << 30,
@@ -120,7 +124,7 @@ public enum Decompressor {
 
     private static func unxz(_ input: [UInt8], source: String, limit: Int, sink: ([UInt8]) throws -> Void) throws {
         var strm = lzma_stream()
-        guard lzma_stream_decoder(&strm, UInt64.max, clzma_concatenated) == LZMA_OK else {
+        guard lzma_stream_decoder(&strm, xzMemoryLimit, clzma_concatenated) == LZMA_OK else {
             throw DecompressionError(source: source, compression: .xz, detail: "liblzma cannot start")
         }
         defer { lzma_end(&strm) }
@@ -152,6 +156,8 @@ public enum Decompressor {
                     case LZMA_DATA_ERROR: why = "corrupt data"
                     case LZMA_BUF_ERROR: why = "truncated input"
                     case LZMA_MEM_ERROR: why = "out of memory"
+                    case LZMA_MEMLIMIT_ERROR:
+                        why = "the stream needs \(lzma_memusage(&strm) >> 20) MiB of memory to decode, more than the \(xzMemoryLimit >> 20) MiB limit"
                     default: why = "liblzma error \(rc.rawValue)"
                     }
                     throw DecompressionError(source: source, compression: .xz, detail: why)
