@@ -18,6 +18,54 @@ struct RPMDatabaseCorruptionTests {
         stride(from: pageSize, to: bytes.count, by: pageSize).first { bytes[$0 + 25] == type && bytes[($0 + 16)..<($0 + 20)] != [0, 0, 0, 0] }
     }
 
+    /// An SQLite rpm database built from the misc fixture's header blobs; `schema` creates its tables and
+    /// `insert` is the statement that stores one `(?1 hnum, ?2 blob)`.
+    static func guestSQLite(schema: String, insert: String) throws -> (bytes: [UInt8], count: Int) {
+        let records = try RPMSQLiteDB.records(atPath: Fixtures.url("rpmdb/sqlite/rpm-testsuite-misc/rpmdb.sqlite").path)
+        let dir = NSTemporaryDirectory() + "imgsec-guestdb-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/rpmdb.sqlite"
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.execute(schema)
+            for (hnum, blob) in records { try db.run(insert, [.int(Int64(hnum)), .blob(blob)]) }
+            _ = try db.scalarText("PRAGMA journal_mode=DELETE")
+        }
+        return ([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), records.count)
+    }
+
+    @Test("RPM SQLite database with triggers and views calling functions still reads its packages")
+    func sqliteTriggersAndViewsAreNotRun() throws {
+        let (bytes, count) = try Self.guestSQLite(schema: """
+            CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+            CREATE TRIGGER t AFTER UPDATE ON Packages BEGIN SELECT load_extension('/nonexistent/evil.so'); END;
+            CREATE VIEW v AS SELECT load_extension('/nonexistent/evil.so') AS x, randomblob(16) AS y;
+            """, insert: "INSERT INTO Packages(hnum, blob) VALUES (?1, ?2)")
+        #expect(count > 0)
+        let headers = try RPMDatabase.readSQLite(bytes, wal: nil, database: "guest:/var/lib/rpm/rpmdb.sqlite")
+        #expect(headers.count == count)
+    }
+
+    @Test("RPM SQLite database whose Packages blob is computed by guest SQL is refused, not evaluated", arguments: [
+        "CREATE TABLE raw (hnum INTEGER PRIMARY KEY, data BLOB); CREATE VIEW Packages AS SELECT hnum, data AS blob FROM raw",
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, data BLOB, blob BLOB GENERATED ALWAYS AS (substr(data, 1)) VIRTUAL)",
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, data BLOB, blob BLOB AS (coalesce(data, x'')) STORED)",
+    ])
+    func sqliteComputedPackagesAreRefused(_ schema: String) throws {
+        let insert = schema.contains("CREATE TABLE raw") ? "INSERT INTO raw(hnum, data) VALUES (?1, ?2)"
+                                                          : "INSERT INTO Packages(hnum, data) VALUES (?1, ?2)"
+        let (bytes, _) = try Self.guestSQLite(schema: schema, insert: insert)
+        do {
+            let headers = try RPMDatabase.readSQLite(bytes, wal: nil, database: "guest:/var/lib/rpm/rpmdb.sqlite")
+            Issue.record("guest SQL computed \(headers.count) package headers")
+        } catch {
+            #expect(error.code == .notADatabase || error.code == .unsupported)
+            #expect(error.database == "guest:/var/lib/rpm/rpmdb.sqlite")
+            #expect(error.description.contains("Packages"))
+        }
+    }
+
     @Test("RPM truncated Berkeley DB is a truncated-file error")
     func truncatedBDB() throws {
         let bytes = try Self.dive.bytes()

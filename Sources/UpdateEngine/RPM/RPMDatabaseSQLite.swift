@@ -1,7 +1,8 @@
 /// Reader of rpm's SQLite `rpmdb.sqlite` (rpm ≥ 4.16; Fedora 33+, RHEL 9, CBL-Mariner): table
 /// `Packages(hnum INTEGER PRIMARY KEY, blob BLOB)` holds one header blob per package.
 ///
-/// The file is opened read-only; nothing is ever written.
+/// The file is opened read-only; nothing is ever written, and none of the file's own SQL runs (see
+/// ``SQLiteConnection/init(readOnlyAt:immutable:untrusted:)``).
 public enum RPMSQLiteDB {
     /// Reads every package header of the SQLite rpm database at host path `path`, by `hnum`.
     ///
@@ -25,9 +26,29 @@ public enum RPMSQLiteDB {
             RPMDatabaseError(.sqlite, database: name, detail: "SQLite says: \(e.message) (code \(e.resultCode))")
         }
         do {
-            let db = try SQLiteConnection(readOnlyAt: path, immutable: immutable)
+            // The file comes from a guest: none of its own SQL (triggers, views, schema expressions) may run.
+            let db = try SQLiteConnection(readOnlyAt: path, immutable: immutable, untrusted: true)
             guard try db.hasTable("Packages") else {
                 throw RPMDatabaseError(.notADatabase, database: name, detail: "is an SQLite database without a Packages table")
+            }
+            // rpm's own table is `Packages(hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`: an
+            // ordinary table of stored columns. A virtual table or a generated column would compute what we read.
+            let create = try db.scalarText("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'Packages'") ?? ""
+            if create.uppercased().hasPrefix("CREATE VIRTUAL") {
+                throw RPMDatabaseError(.unsupported, database: name, detail: "has a virtual Packages table, not rpm's ordinary one")
+            }
+            let columns = try db.prepare("SELECT name, hidden FROM pragma_table_xinfo('Packages')")
+            var stored: Set<String> = []
+            while try columns.step() {
+                let column = columns.text(0) ?? ""
+                guard columns.int(1) == 0 else {
+                    throw RPMDatabaseError(.unsupported, database: name,
+                        detail: "has a Packages column \(column) computed by SQL (generated or hidden), not rpm's stored columns")
+                }
+                stored.insert(column.lowercased())
+            }
+            guard stored.contains("hnum"), stored.contains("blob") else {
+                throw RPMDatabaseError(.notADatabase, database: name, detail: "has a Packages table without rpm's hnum and blob columns")
             }
             let stmt = try db.prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
             var out: [(UInt32, [UInt8])] = []

@@ -88,7 +88,12 @@ public final class SQLiteConnection {
     /// With `immutable: true` SQLite is told, through the URI `file:PATH?immutable=1`, that nobody
     /// changes the file while it is open: no locks, no journal or WAL lookups. Use it for copies
     /// and images. The file may be untrusted; SQLite reports a damaged one as an error.
-    public init(readOnlyAt path: String, immutable: Bool = false) throws(SQLiteError) {
+    ///
+    /// With `untrusted: true` (a database from a guest image) the connection also runs none of the
+    /// file's own SQL: `SQLITE_DBCONFIG_DEFENSIVE` on, triggers and views disabled
+    /// (`SQLITE_DBCONFIG_ENABLE_TRIGGER`/`_VIEW` off), `trusted_schema=OFF` (schema expressions may only
+    /// call innocuous functions), extension loading off, `query_only` and `cell_size_check` on.
+    public init(readOnlyAt path: String, immutable: Bool = false, untrusted: Bool = false) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
@@ -107,6 +112,24 @@ public final class SQLiteConnection {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+        if untrusted {
+            let settings: [(Int32, Int32, String)] = [
+                (SQLITE_DBCONFIG_DEFENSIVE, 1, "SQLITE_DBCONFIG_DEFENSIVE"),
+                (SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, "SQLITE_DBCONFIG_TRUSTED_SCHEMA"),
+                (SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, "SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION"),
+                (SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, "SQLITE_DBCONFIG_ENABLE_TRIGGER"),
+                (SQLITE_DBCONFIG_ENABLE_VIEW, 0, "SQLITE_DBCONFIG_ENABLE_VIEW"),
+            ]
+            for (op, value, name) in settings {
+                var now: Int32 = -1
+                let rc = csqlite_db_config_bool(db, op, value, &now)
+                guard rc == SQLITE_OK, now == value else {
+                    throw SQLiteError(resultCode: rc == SQLITE_OK ? SQLITE_ERROR : rc, path: path,
+                                      message: "cannot set \(name) to \(value) (this SQLite leaves it at \(now))")
+                }
+            }
+            try execute("PRAGMA trusted_schema=OFF; PRAGMA query_only=ON; PRAGMA cell_size_check=ON")
+        }
     }
 
     deinit {
