@@ -17,9 +17,8 @@ let package = Package(
     ],
     targets: [
         // C modules: no logic, one importer each.
-        .systemLibrary(
-            name: "CGuestfs", path: "Sources/CGuestfs", pkgConfig: "libguestfs",
-            providers: [.apt(["libguestfs-dev"])]),
+        // Headers only: libguestfs is opened with dlopen on first use, not linked (see its shim.h).
+        .systemLibrary(name: "CGuestfs", path: "Sources/CGuestfs", providers: [.apt(["libguestfs-dev"])]),
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
