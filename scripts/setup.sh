@@ -24,12 +24,9 @@ if ! ls "$cache"/.guestfs-"$(id -u)"/appliance.d/kernel >/dev/null 2>&1; then
     || { tail -30 /tmp/imgsec-libguestfs-test-tool.log >&2; exit 1; }
 fi
 
-if ! command -v swift >/dev/null; then
-  for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH" && break; done
-fi
-command -v swift >/dev/null || { echo "setup.sh: Swift 6 is not installed (expected /opt/swift/usr/bin/swift)" >&2; exit 1; }
+imgsec_swift_path
 
 if [ "${1:-}" != "--no-build" ]; then
   cd "$here/.."
-  swift build -c release --product imgsec >&2
+  imgsec_build >/dev/null
 fi
