@@ -18,9 +18,8 @@ let package = Package(
     ],
     targets: [
         // C modules: no logic, one importer each.
-        .systemLibrary(
-            name: "CGuestfs", path: "Sources/CGuestfs", pkgConfig: "libguestfs",
-            providers: [.apt(["libguestfs-dev"])]),
+        // Headers only: libguestfs is opened with dlopen on first use, not linked (see its shim.h).
+        .systemLibrary(name: "CGuestfs", path: "Sources/CGuestfs", providers: [.apt(["libguestfs-dev"])]),
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
@@ -30,12 +29,14 @@ let package = Package(
         .systemLibrary(name: "CBZip2", path: "Sources/CBZip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Declarations only: libcurl is opened with dlopen on the first download, not linked (see its shim.h).
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", providers: [.apt(["libcurl4"])]),
 
         // Pure Swift: parse, compare, decide. Never imports ImageInspect, OPSRunner or their C modules.
         .target(
             name: "UpdateEngine",
             dependencies: [
-                "CSQLite", "CZlib", "CLZMA", "CZstd", "CBZip2", "CLibXML2", "CCrypto",
+                "CSQLite", "CZlib", "CLZMA", "CZstd", "CBZip2", "CLibXML2", "CCrypto", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]),

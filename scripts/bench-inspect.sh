@@ -6,11 +6,13 @@
 # Prints both wall-clock times and their ratio. Both sides run under TCG on this kind of machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 n=${1:-8}
 "$here/setup.sh" >/dev/null
 dir=$("$here/build-test-images.sh" | tail -1)
 cd "$here/.."
-bin=$(swift build -c release --show-bin-path)/imgsec
+bin=$(imgsec_build)
 
 # The images: the real test images first, then overlays of deb12.qcow2 (clones share UUIDs, as real clones do).
 base=(deb12.qcow2 deb11.qcow2 deb12-lvm.qcow2 mariner.qcow2 centos7.raw deb12.raw two-roots.qcow2)

@@ -9,7 +9,7 @@ source "$here/lib.sh"
 "$here/setup.sh"
 image=$("$here/build-test-images.sh" --demo-only | tail -1)
 cd "$here/.."
-bin=$(swift build -c release --show-bin-path)/imgsec
+bin=$(imgsec_build)
 export IMGSEC_STORE=${IMGSEC_STORE:-/var/tmp/imgsec-demo/imgsec.sqlite}
 mirror=$(imgsec_debian_mirror)
 security=$(imgsec_debian_security_mirror | head -1)

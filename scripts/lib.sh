@@ -18,6 +18,24 @@ imgsec_apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-upgrade --no-install-recommends "${missing[@]}" >&2
 }
 
+# Puts Swift on PATH (/opt/swift or /usr/share/swift) if it is not there yet.
+imgsec_swift_path() {
+  if ! command -v swift >/dev/null; then
+    local d
+    for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH" && break; done
+  fi
+  command -v swift >/dev/null || { echo "imgsec: Swift 6 is not installed (expected /opt/swift/usr/bin/swift)" >&2; return 1; }
+}
+
+# Builds the imgsec executable as it ships and prints its path: release, with the Swift runtime and Foundation
+# linked in (--static-swift-stdlib), which takes ~10 ms off the start-up of every run. Every script builds imgsec
+# through here: a build of the same .build directory with other flags would recompile everything.
+imgsec_build() {
+  imgsec_swift_path
+  swift build -c release --static-swift-stdlib --product imgsec >&2
+  echo "$(swift build -c release --static-swift-stdlib --show-bin-path)/imgsec"
+}
+
 # Prints the Debian mirror this machine's own apt configuration names (first non-security URI),
 # read at run time so no host name is written into the repository.
 imgsec_debian_mirror() {

@@ -12,7 +12,7 @@ source "$here/lib.sh"
 
 imgsec_apt_install \
   libguestfs-dev libguestfs-tools libguestfs-xfs linux-image-amd64 supermin qemu-system-x86 qemu-utils \
-  libsqlite3-dev libxml2-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev libssl-dev pkg-config \
+  libsqlite3-dev libxml2-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev libssl-dev libcurl4 pkg-config \
   debootstrap gpgv gpg debian-archive-keyring nmap xz-utils zstd bzip2 fdisk e2fsprogs lvm2 cryptsetup-bin dpkg-dev rpm dnf python3-rpm python3-apt
 
 # libguestfs builds its appliance (supermin) on first use: do it now, under TCG, so the first inspection
@@ -24,12 +24,9 @@ if ! ls "$cache"/.guestfs-"$(id -u)"/appliance.d/kernel >/dev/null 2>&1; then
     || { tail -30 /tmp/imgsec-libguestfs-test-tool.log >&2; exit 1; }
 fi
 
-if ! command -v swift >/dev/null; then
-  for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH" && break; done
-fi
-command -v swift >/dev/null || { echo "setup.sh: Swift 6 is not installed (expected /opt/swift/usr/bin/swift)" >&2; exit 1; }
+imgsec_swift_path
 
 if [ "${1:-}" != "--no-build" ]; then
   cd "$here/.."
-  swift build -c release --product imgsec >&2
+  imgsec_build >/dev/null
 fi

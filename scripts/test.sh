@@ -8,6 +8,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 export IMGSEC_TEST_IMAGES=${IMGSEC_TEST_IMAGES:-/var/tmp/imgsec-test-images}
 export IMGSEC_REQUIRE_IMAGES=1
 cd "$here/.."
-export PATH="/opt/swift/usr/bin:$PATH"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+# The command-line tests run imgsec as it ships (Tests/imgsecTests/CLI.swift takes IMGSEC_BIN).
+export IMGSEC_BIN=${IMGSEC_BIN:-$(imgsec_build)}
 swift build --build-tests
 swift test --skip-build "$@"

@@ -1,20 +1,16 @@
 internal import CCrypto
 
 /// SHA-256 through the system's libcrypto (OpenSSL): checksums of repository index files.
+/// The corresponding libcrypto calls are `SHA256_Init`, `SHA256_Update` and `SHA256_Final`.
 public struct SHA256Hasher: ~Copyable {
-    private let ctx: OpaquePointer
+    private var context = SHA256_CTX()
 
     public init() {
-        // EVP_MD_CTX_new only fails when memory is exhausted: an internal invariant, not input.
-        guard let ctx = EVP_MD_CTX_new() else { fatalError("internal: libcrypto cannot allocate a digest context") }
-        EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
-        self.ctx = ctx
+        SHA256_Init(&context)
     }
 
-    deinit { EVP_MD_CTX_free(ctx) }
-
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count)
+        SHA256_Update(&context, bytes.baseAddress, bytes.count)
     }
 
     public mutating func update(_ bytes: [UInt8]) {
@@ -24,8 +20,7 @@ public struct SHA256Hasher: ~Copyable {
     /// The digest as 64 lower-case hex digits.
     public consuming func finalizeHex() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(ctx, &digest, &length)
+        SHA256_Final(&digest, &context)
         return SHA256Hasher.hex(digest)
     }
 

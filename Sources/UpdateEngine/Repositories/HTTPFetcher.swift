@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The validators of a cached copy, sent back in a conditional request.
 public struct Validators: Sendable, Hashable, Codable {
@@ -42,10 +39,12 @@ extension ConditionalFetcher {
     }
 }
 
-/// Fetches `http://` and `https://` URLs with Foundation's `URLSession`: follows redirects, times out,
+/// Fetches `http://` and `https://` URLs with libcurl: follows redirects (to http and https only), times out,
 /// retries connection failures and 5xx answers with exponential back-off, supports conditional requests.
 ///
-/// URLSession's own cache is off: the repository cache (``CachingFetcher``) decides what is reused.
+/// Nothing is cached here: the repository cache (``CachingFetcher``) decides what is reused. libcurl is loaded on the
+/// first request, not at start-up (Foundation's URLSession linked it into every process); each request runs on a
+/// thread of its own, never on the cooperative pool, and stops when its task is cancelled.
 public final class HTTPFetcher: ConditionalFetcher {
     /// How the fetcher behaves.
     public struct Options: Sendable {
@@ -55,8 +54,7 @@ public final class HTTPFetcher: ConditionalFetcher {
         public var attempts: Int
         /// Wait before the second attempt; doubled before each later one.
         public var backoff: Duration
-        /// Largest body accepted, in bytes; a larger one is an error. Checked once the body is received:
-        /// URLSession buffers it in memory first, so this bounds what is kept, not what is downloaded.
+        /// Largest body accepted, in bytes; a larger one is an error, and its download stops there.
         public var limit: Int
         public var userAgent: String
 
@@ -71,38 +69,28 @@ public final class HTTPFetcher: ConditionalFetcher {
     }
 
     public let options: Options
-    private let session: URLSession
+    private let session = CurlSession()
 
     public init(options: Options = Options()) {
         self.options = options
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpCookieStorage = nil
-        let seconds = Double(options.timeout.components.seconds) + Double(options.timeout.components.attoseconds) / 1e18
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = max(seconds, 600)
-        session = URLSession(configuration: configuration)
-    }
-
-    deinit {
-        session.finishTasksAndInvalidate()
     }
 
     public func fetch(_ url: String, validators: Validators?) async throws -> FetchResponse {
         guard let target = URL(string: url), let scheme = target.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw FetchError(url: url, detail: "is not an http:// or https:// URL")
         }
-        var request = URLRequest(url: target)
-        request.cachePolicy = .reloadIgnoringLocalCacheData
-        request.setValue(options.userAgent, forHTTPHeaderField: "User-Agent")
-        if let etag = validators?.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
-        if let date = validators?.lastModified { request.setValue(date, forHTTPHeaderField: "If-Modified-Since") }
+        var headers: [String] = []
+        if let etag = validators?.etag { headers.append("If-None-Match: \(etag)") }
+        if let date = validators?.lastModified { headers.append("If-Modified-Since: \(date)") }
+        // Rounded up to whole seconds, at least one.
+        let idle = max(1, Int(options.timeout.components.seconds) + (options.timeout.components.attoseconds > 0 ? 1 : 0))
+        let request = CurlRequest(url: url, headers: headers, userAgent: options.userAgent, idleTimeoutSeconds: idle,
+                                  totalTimeoutSeconds: max(idle, 600), limit: options.limit)
 
         var delay = options.backoff
         var attempt = 1
         while true {
-            let outcome = await once(request, url: url)
+            let outcome = await once(request)
             switch outcome {
             case .done(let response):
                 return response
@@ -126,42 +114,37 @@ public final class HTTPFetcher: ConditionalFetcher {
     }
 
     /// One request, classified.
-    private func once(_ request: URLRequest, url: String) async -> Outcome {
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await session.data(for: request)
-        } catch let error as URLError {
-            switch error.code {
-            case .timedOut, .cannotConnectToHost, .networkConnectionLost, .cannotFindHost, .dnsLookupFailed,
-                 .notConnectedToInternet, .resourceUnavailable, .badServerResponse:
-                return .retryable(FetchError(url: url, detail: "cannot connect: \(error.localizedDescription)"))
-            default:
-                return .fatal(FetchError(url: url, detail: "\(error.localizedDescription)"))
+    private func once(_ request: CurlRequest) async -> Outcome {
+        let url = request.url
+        let cancellation = CurlCancellation()
+        let result = await withTaskCancellationHandler {
+            await runOnOwnThread { [session] in session.get(request, cancellation: cancellation) }
+        } onCancel: {
+            cancellation.requested.store(true, ordering: .relaxed)
+        }
+        let response: CurlResponse
+        switch result {
+        case .success(let answer):
+            response = answer
+        case .failure(let error):
+            switch error.kind {
+            case .transient: return .retryable(FetchError(url: url, detail: "cannot connect: \(error.message)"))
+            case .tooLarge: return .fatal(FetchError(url: url, detail: "is more than the limit of \(options.limit) bytes"))
+            case .cancelled: return .fatal(FetchError(url: url, detail: "cancelled"))
+            case .failed: return .fatal(FetchError(url: url, detail: error.message))
             }
-        } catch is CancellationError {
-            return .fatal(FetchError(url: url, detail: "cancelled"))
-        } catch {
-            return .retryable(FetchError(url: url, detail: "\(error)"))
         }
-        guard let http = response as? HTTPURLResponse else {
-            return .fatal(FetchError(url: url, detail: "the answer is not an HTTP response"))
-        }
-        switch http.statusCode {
+        switch response.status {
         case 200...299:
-            guard data.count <= options.limit else {
-                return .fatal(FetchError(url: url, detail: "is \(data.count) bytes, more than the limit of \(options.limit)"))
-            }
-            return .done(.content([UInt8](data), etag: http.value(forHTTPHeaderField: "ETag"),
-                                  lastModified: http.value(forHTTPHeaderField: "Last-Modified")))
+            return .done(.content(response.body, etag: response.headers["etag"], lastModified: response.headers["last-modified"]))
         case 304:
             return .done(.notModified)
         case 404, 410:
             return .done(.missing)
         case 408, 429, 500...599:
-            return .retryable(FetchError(url: url, detail: "the server answered HTTP \(http.statusCode)"))
+            return .retryable(FetchError(url: url, detail: "the server answered HTTP \(response.status)"))
         default:
-            return .fatal(FetchError(url: url, detail: "the server answered HTTP \(http.statusCode)"))
+            return .fatal(FetchError(url: url, detail: "the server answered HTTP \(response.status)"))
         }
     }
 }
