@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ImageInspect
 import Logging
 import Pipeline
 import UpdateEngine

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ImageInspect
 import Pipeline
 import UpdateEngine
 
@@ -38,7 +37,8 @@ struct MachineSources: ParsableArguments {
     }
 }
 
-/// Diagnostics on stderr: `error: …` and `warning: …` lines, one each, control characters escaped.
+/// Diagnostics on stderr: `error: …` and `warning: …` lines, one each. (Escaping control characters that come
+/// from a guest or a server is still to do: issue 12.)
 enum DiagnosticOutput {
     static func write(_ diagnostics: [Diagnostic], minimum: Diagnostic.Severity = .error) {
         for d in diagnostics where d.severity >= minimum {
