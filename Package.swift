@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C modules: no logic, one importer each.
@@ -32,18 +34,26 @@ let package = Package(
         // Declarations only: libcurl is opened with dlopen on the first download, not linked (see its shim.h).
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", providers: [.apt(["libcurl4"])]),
 
+        // Every external program imgsec runs (gpgv, qemu, later nmap, ssh-audit, qemu-img): time and output
+        // limits, no shell.
+        .target(
+            name: "ExternalPrograms",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Pure Swift: parse, compare, decide. Never imports ImageInspect, OPSRunner or their C modules.
         .target(
             name: "UpdateEngine",
             dependencies: [
-                "CSQLite", "CZlib", "CLZMA", "CZstd", "CBZip2", "CLibXML2", "CCrypto", "CCurl",
+                "CSQLite", "CZlib", "CLZMA", "CZstd", "CBZip2", "CLibXML2", "CCrypto", "CCurl", "ExternalPrograms",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Images: libguestfs, read-only.
         .target(
             name: "ImageInspect",
-            dependencies: ["CGuestfs", "UpdateEngine", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CGuestfs", "UpdateEngine", "ExternalPrograms", .product(name: "Logging", package: "swift-log")]),
         // Online Penetration Suite.
         .target(
             name: "OPSRunner",
@@ -63,6 +73,7 @@ let package = Package(
         .testTarget(name: "UpdateEngineTests", dependencies: ["UpdateEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ImageInspectTests", dependencies: ["ImageInspect", "UpdateEngine"]),
         .testTarget(name: "OPSRunnerTests", dependencies: ["OPSRunner"]),
+        .testTarget(name: "ExternalProgramsTests", dependencies: ["ExternalPrograms"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "UpdateEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine"]),
     ]

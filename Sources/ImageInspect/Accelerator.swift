@@ -1,3 +1,4 @@
+import ExternalPrograms
 import Foundation
 import Logging
 
@@ -23,7 +24,7 @@ public struct AcceleratorProbe: Sendable {
     public init(cacheDirectory: String) { self.cacheDirectory = cacheDirectory }
 
     /// `IMGSEC_ACCEL=kvm|tcg` forces a choice; otherwise the remembered verdict or a new probe.
-    public func choose(environment: [String: String], logger: Logger) -> Accelerator {
+    public func choose(environment: [String: String], logger: Logger) async -> Accelerator {
         if let forced = environment["IMGSEC_ACCEL"].flatMap(Accelerator.init(rawValue:)) {
             logger.debug("accelerator forced by IMGSEC_ACCEL", metadata: ["accel": "\(forced.rawValue)"])
             return forced
@@ -38,7 +39,7 @@ public struct AcceleratorProbe: Sendable {
             if accel == .tcg { logger.info("KVM cannot run guests on this host (remembered in \(verdictFile)); using TCG") }
             return accel
         }
-        let accel = probe(logger: logger)
+        let accel = await probe(logger: logger)
         remember(accel)
         return accel
     }
@@ -50,37 +51,30 @@ public struct AcceleratorProbe: Sendable {
                                   atomically: true, encoding: .utf8)
     }
 
-    /// Boots the newest host kernel under KVM with no disk and waits for its banner on the serial port.
-    func probe(logger: Logger) -> Accelerator {
+    /// Boots the newest host kernel under KVM with no disk and watches its serial console (stdout) for the banner.
+    func probe(logger: Logger) async -> Accelerator {
         guard let kernel = newestKernel() else {
             logger.info("no kernel in /boot to probe KVM with; using TCG")
             return .tcg
         }
-        let out = NSTemporaryDirectory() + "imgsec-kvm-probe-\(getpid()).log"
-        defer { unlink(out) }
-        let qemu = Process()
-        qemu.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
-        qemu.arguments = ["-accel", "kvm", "-display", "none", "-nodefaults", "-no-reboot", "-m", "256",
-                          "-serial", "file:" + out, "-kernel", kernel,
-                          "-append", "console=ttyS0 panic=-1 earlyprintk=ttyS0 quiet=0"]
-        qemu.standardOutput = FileHandle.nullDevice
-        qemu.standardError = FileHandle.nullDevice
-        let started = Date()
-        do { try qemu.run() } catch {
-            logger.info("cannot start qemu to probe KVM (\(error)); using TCG")
-            return .tcg
-        }
-        var booted = false
-        while Date().timeIntervalSince(started) < probeTime && qemu.isRunning {
-            if let text = try? String(contentsOfFile: out, encoding: .isoLatin1), text.contains("Linux version") {
-                booted = true
-                break
+        let qemu = ExternalProgram(
+            "/usr/bin/qemu-system-x86_64",
+            ["-accel", "kvm", "-display", "none", "-nodefaults", "-no-reboot", "-m", "256", "-serial", "stdio",
+             "-kernel", kernel, "-append", "console=ttyS0 panic=-1 earlyprintk=ttyS0 quiet=0"],
+            environment: ["LC_ALL": "C"], timeLimit: .milliseconds(Int64(probeTime * 1000)), outputLimit: 4 << 20)
+        let started = ContinuousClock.now
+        let booted: Bool
+        do {
+            booted = try await ProgramRunner.watch(qemu) { String(decoding: $0, as: UTF8.self).contains("Linux version") } != nil
+        } catch {
+            if error.code != .timedOut {
+                logger.info("cannot run qemu to probe KVM (\(error)); using TCG")
+                return .tcg
             }
-            usleep(100_000)
+            booted = false
         }
-        if qemu.isRunning { kill(qemu.processIdentifier, SIGKILL) }
-        qemu.waitUntilExit()
-        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        let took = (ContinuousClock.now - started).components
+        let seconds = String(format: "%.1f", Double(took.seconds) + Double(took.attoseconds) / 1e18)
         if booted {
             logger.info("KVM works on this host (probe boot printed the kernel banner in \(seconds) s)")
             return .kvm

@@ -90,8 +90,13 @@ public struct Inspector: Sendable {
             }
         }
         if !accepted.isEmpty {
-            let accel = options.accelerator
-                ?? AcceleratorProbe(cacheDirectory: options.stateDirectory).choose(environment: ProcessInfo.processInfo.environment, logger: logger)
+            let accel: Accelerator
+            if let chosen = options.accelerator {
+                accel = chosen
+            } else {
+                accel = await AcceleratorProbe(cacheDirectory: options.stateDirectory)
+                    .choose(environment: ProcessInfo.processInfo.environment, logger: logger)
+            }
             let batches = Self.plan(accepted, parallel: options.parallelAppliances, maxDrives: options.maxDrivesPerAppliance)
             logger.info("inspecting images", metadata: ["images": "\(accepted.count)", "appliances": "\(batches.count)", "accel": "\(accel.rawValue)"])
             await withTaskGroup(of: [(Int, ImageOutcome)].self) { group in
