@@ -5,13 +5,13 @@
 #  2. N registered machines (default 1000) sharing repositories: register, first check, cached check;
 #  3. the repository import of the first check vs `xz -dc` of the same indexes.
 # The real bookworm-updates/-security indexes are served on 127.0.0.1 (scripts/fixture-mirror.sh).
-#   scripts/bench-check.sh [N]
+#   scripts/bench-check.sh [N]     (N=0: part 1 only)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 n=${1:-1000}
 cd "$here/.."
-swift build -c release --product imgsec >&2
-bin=$(swift build -c release --show-bin-path)/imgsec
+. "$here/lib.sh"
+bin=$(imgsec_build)
 work=$(mktemp -d /var/tmp/imgsec-bench-check.XXXXXX)
 trap 'kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
 "$here/fixture-mirror.sh" "$work/mirror" >/dev/null
@@ -43,9 +43,9 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 store="$work/store.sqlite"
 
-# 1. One machine, warm caches, vs apt.
+# 1. One machine, warm caches, vs apt: 31 runs of each, interleaved so that both see the same machine load;
+#    the medians are compared.
 "$bin" scan --root "$template" --store "$store" -q >/dev/null || [ $? = 100 ]
-t0=$(now); for _ in $(seq 20); do "$bin" check "$template" --store "$store" -q >/dev/null || [ $? = 100 ]; done; t1=$(now)
 cat > "$work/apt.conf" <<EOS
 Dir "$template/";
 Dir::State::status "$template/var/lib/dpkg/status";
@@ -55,12 +55,18 @@ Acquire::Languages "none";
 APT::Sandbox::User "root";
 EOS
 APT_CONFIG="$work/apt.conf" apt-get -qq update >/dev/null
-t2=$(now); for _ in $(seq 20); do APT_CONFIG="$work/apt.conf" apt list --upgradable >/dev/null 2>&1; done; t3=$(now)
-ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 20 }')
-apt=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.4f", (b - a) / 20 }')
-echo "1. one 912-package machine, warm caches: imgsec check ${ours} s (whole process) vs apt list --upgradable ${apt} s; ratio apt/imgsec $(awk -v a="$apt" -v b="$ours" 'BEGIN { printf "%.1f", a / b }')x"
+ours_runs=(); apt_runs=()
+for _ in $(seq 31); do
+  a=$(date +%s%N); "$bin" check "$template" --store "$store" -q >/dev/null || [ $? = 100 ]; b=$(date +%s%N)
+  APT_CONFIG="$work/apt.conf" apt list --upgradable >/dev/null 2>&1; c=$(date +%s%N)
+  ours_runs+=($(( (b - a) / 1000 ))); apt_runs+=($(( (c - b) / 1000 )))
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] / 1000 }'; }
+ours=$(median "${ours_runs[@]}"); apt=$(median "${apt_runs[@]}")
+echo "1. one 912-package machine, warm caches, median of 31: imgsec check ${ours} ms (whole process) vs apt list --upgradable ${apt} ms; ratio apt/imgsec $(awk -v a="$apt" -v b="$ours" 'BEGIN { printf "%.2f", a / b }')x"
 
 # 2. N machines sharing repositories (hard links: no extra disk).
+[ "$n" -gt 0 ] || exit 0
 roots=()
 for i in $(seq 1 "$n"); do
   r="$work/m/$i"; mkdir -p "$r"; cp -al "$template/." "$r/"; roots+=(--root "$r")

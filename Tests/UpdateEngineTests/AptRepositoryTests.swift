@@ -100,6 +100,29 @@ struct AptRepositoryTests {
         guard case .valid = result else { Issue.record("\(result)"); return }
     }
 
+    @Test("One verdict cache runs gpgv once per signed text and keyring set, and a changed byte or another keyring is checked anew",
+          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+    func verdictCache() async throws {
+        let keyring = AptKeyring(name: "k", bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
+        let removed = "/usr/share/keyrings/debian-archive-removed-keys.gpg"
+        let other = AptKeyring(name: removed, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: removed))))
+        let cache = GPGVerdictCache()
+        let verifier = GPGVerifier(cache: cache)
+        let good = try Fixtures.bytes(Self.dir + "bookworm-security_InRelease")
+        for _ in 0..<50 {
+            guard case .valid = await verifier.verify(good, keyrings: [keyring]) else { Issue.record("rejected"); return }
+        }
+        #expect(cache.verdictsReached == 1)
+        var changed = good
+        let at = try #require(String(decoding: good, as: UTF8.self).range(of: "Label: Debian")).upperBound.utf16Offset(in: String(decoding: good, as: UTF8.self))
+        changed[at - 1] = UInt8(ascii: "X")
+        guard case .invalid(let bad) = await verifier.verify(changed, keyrings: [keyring]) else { Issue.record("accepted a changed file"); return }
+        #expect(bad.code == .badSignature)
+        guard case .invalid(let noKey) = await verifier.verify(good, keyrings: [other]) else { Issue.record("accepted without the key"); return }
+        #expect(noKey.code == .noPublicKey)
+        #expect(cache.verdictsReached == 3)
+    }
+
     @Test("A keyring without the signing key gives NO_PUBKEY")
     func wrongKeyring() async throws {
         let other = "/usr/share/keyrings/debian-archive-removed-keys.gpg"

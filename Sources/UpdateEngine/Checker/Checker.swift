@@ -44,8 +44,8 @@ public struct MachineCheck: Sendable {
 /// The paper's Update Checker: registers machines into the store, and answers "which updates does each
 /// machine need" from the result cache, or by loading its repositories (each once per validity period,
 /// shared by every machine that uses it) and choosing candidates exactly as the machine's package manager
-/// would (``PackageSystem``).
-public actor Checker {
+/// would (``PackageSystem``). It holds no mutable state: machines are checked concurrently.
+public final class Checker: Sendable {
     let store: any UpdateStore
     let options: CheckerOptions
     let logger: Logger
@@ -83,12 +83,26 @@ public actor Checker {
     /// Answers for each machine: from the result cache when the answer is fresh (unexpired, and neither the
     /// machine nor any of its repositories changed since), else computed and stored. `force` skips the cache.
     /// `parsed` holds machines already parsed in this run, by name (so `scan` parses each file once).
+    /// Machines are checked concurrently, a few more at a time than there are cores (a machine waits on the
+    /// store and on repository loads between its parsing and its decision); the answers keep the input order.
     public func check(_ machines: [MachineRecord], force: Bool = false, parsed: [String: ParsedMachine] = [:]) async -> [MachineCheck] {
-        var out: [MachineCheck] = []
-        for machine in machines {
-            out.append(await check(machine, force: force, parsed: parsed[machine.name]))
+        let width = max(2, 8 * ProcessInfo.processInfo.activeProcessorCount)
+        var out = [MachineCheck?](repeating: nil, count: machines.count)
+        await withTaskGroup(of: (Int, MachineCheck).self) { group in
+            var next = 0
+            func start() {
+                guard next < machines.count else { return }
+                let (i, machine) = (next, machines[next])
+                next += 1
+                group.addTask { (i, await self.check(machine, force: force, parsed: parsed[machine.name])) }
+            }
+            for _ in 0..<width { start() }
+            while let (i, answer) = await group.next() {
+                out[i] = answer
+                start()
+            }
         }
-        return out
+        return out.compactMap { $0 }
     }
 
     func check(_ machine: MachineRecord, force: Bool, parsed: ParsedMachine?) async -> MachineCheck {

@@ -45,6 +45,42 @@ public struct AptPolicyExplanation: Sendable, Hashable {
     public var reason: String
 }
 
+/// The versions a machine's loaded indexes offer, per `name:arch`, each with the indices (in
+/// `AptIndexes.repositories`) of the indexes that offer it: the part of apt's cache that pins do not change.
+/// Machines that load the same indexes for the same architectures share one (see ``AptIndexCache``).
+public struct AptOffers: Sendable {
+    typealias Offered = [(version: DebianVersion, source: String, files: [Int])]
+    /// By package name, then architecture.
+    var versions: [String: [String: Offered]] = [:]
+
+    public init(indexes: AptIndexes, nativeArchitecture native: String, architectures: [String]) {
+        var byKey: [String: [DebianVersion: Int]] = [:]
+        for (fileIndex, repo) in indexes.repositories.enumerated() {
+            for r in repo.packages {
+                let arch = r.architecture == "all" ? native : r.architecture
+                guard architectures.contains(arch) else { continue }
+                let k = r.name + ":" + arch
+                if let at = byKey[k]?[r.version] {
+                    if !versions[r.name, default: [:]][arch, default: []][at].files.contains(fileIndex) {
+                        versions[r.name]?[arch]?[at].files.append(fileIndex)
+                    }
+                } else {
+                    byKey[k, default: [:]][r.version] = versions[r.name]?[arch]?.count ?? 0
+                    versions[r.name, default: [:]][arch, default: []].append((r.version, r.sourceName, [fileIndex]))
+                }
+            }
+        }
+    }
+
+    func offered(_ name: String, arch: String) -> Offered { versions[name]?[arch] ?? [] }
+
+    /// What identifies the offers of `indexes` for these architectures.
+    static func key(_ indexes: AptIndexes, nativeArchitecture: String, architectures: [String]) -> String {
+        ([nativeArchitecture, architectures.joined(separator: ",")]
+            + indexes.repositories.map { "\($0.key.description) \($0.indexSHA256)" }).joined(separator: "\n")
+    }
+}
+
 /// apt's candidate selection (`pkgPolicy`, apt 2.6) over a machine's configuration and loaded indexes.
 ///
 /// File priorities: 500 by default, 100 for the status file and for `NotAutomatic: yes` +
@@ -60,19 +96,15 @@ public struct AptPolicyExplanation: Sendable, Hashable {
 public struct AptPolicy: Sendable {
     public let config: AptMachineConfig
     var files: [AptPolicyFile] = []
-    /// Per `name:arch`: the versions and the file indices that offer each.
-    var versions: [String: [(version: DebianVersion, source: String, files: [Int])]] = [:]
+    /// The versions and the file indices that offer each.
+    let offers: AptOffers
     let statusFile: Int
     let matchers: [AptPinMatcher]
 
-    public init(config: AptMachineConfig, indexes: AptIndexes) {
+    public init(config: AptMachineConfig, indexes: AptIndexes, offers: AptOffers? = nil) {
         self.config = config
-        let native = config.nativeArchitecture
         var files: [AptPolicyFile] = []
-        var byKey: [String: [DebianVersion: Int]] = [:]
-        var versions: [String: [(version: DebianVersion, source: String, files: [Int])]] = [:]
         for repo in indexes.repositories {
-            let fileIndex = files.count
             var priority = 500
             var why = "default priority 500"
             if repo.release.notAutomatic && repo.release.butAutomaticUpgrades {
@@ -82,22 +114,12 @@ public struct AptPolicy: Sendable {
             }
             files.append(AptPolicyFile(key: repo.key, release: repo.release, site: repo.key.site, component: repo.key.component,
                                        architecture: repo.key.architecture, priority: priority, priorityReason: why))
-            for r in repo.packages {
-                let arch = r.architecture == "all" ? native : r.architecture
-                guard config.architectures.contains(arch) else { continue }
-                let k = r.name + ":" + arch
-                if let at = byKey[k]?[r.version] {
-                    if !versions[k, default: []][at].files.contains(fileIndex) { versions[k]?[at].files.append(fileIndex) }
-                } else {
-                    byKey[k, default: [:]][r.version] = versions[k, default: []].count
-                    versions[k, default: []].append((r.version, r.sourceName, [fileIndex]))
-                }
-            }
         }
+        self.offers = offers ?? AptOffers(indexes: indexes, nativeArchitecture: config.nativeArchitecture,
+                                          architectures: config.architectures)
         statusFile = files.count
         files.append(AptPolicyFile(key: nil, release: nil, site: "", component: "now", architecture: "", priority: 100,
                                    priorityReason: "the dpkg status file has 100"))
-        self.versions = versions
         self.matchers = config.preferences.pins.map(AptPinMatcher.init)
 
         // Default pins: APT::Default-Release (990) first, then `Package: *` pins in file order.
@@ -139,10 +161,14 @@ public struct AptPolicy: Sendable {
         for e in installed.entries {
             guard let current = e.version, e.status.state != .notInstalled, e.status.state != .configFiles else { continue }
             let arch = policyArchitecture(e.architecture)
-            let x = explanation(name: e.name, arch: arch, installed: current, installedSource: e.sourceName)
-            guard let cand = x.chosen, DebianVersion.compare(cand.version, current) > 0 else { continue }
+            // A package no repository offers has only its installed version: never an upgrade, whatever the pins.
+            guard !offers.offered(e.name, arch: arch).isEmpty else { continue }
+            // Most installed packages have no newer candidate: their explanation is never written out.
+            let (evaluated, chosen, skippedLower) = evaluate(name: e.name, arch: arch, installed: current, installedSource: e.sourceName)
+            guard let cand = chosen, DebianVersion.compare(cand.version, current) > 0 else { continue }
             let (repository, significance) = describe(cand.files)
-            var reason = x.explanation.reason
+            var reason = explain(name: e.name, arch: arch, installed: current, evaluated: evaluated, chosen: chosen,
+                                 skippedLower: skippedLower).reason
             if e.status.want == .hold { reason += " The package is held (dpkg hold): apt upgrade keeps it back." }
             out.append(PendingUpdate(name: e.name, arch: e.architecture.isEmpty ? arch : e.architecture,
                                      installed: current.dpkgDescription, candidate: cand.version.description, repository: repository,
@@ -189,7 +215,14 @@ public struct AptPolicy: Sendable {
     /// under it, so a `src:` pin reaches it even when no repository offers it any more.
     private func explanation(name: String, arch: String, installed: DebianVersion?,
                              installedSource: String?) -> (explanation: AptPolicyExplanation, chosen: Evaluated?) {
-        var list = versions[name + ":" + arch] ?? []
+        let (evaluated, chosen, skippedLower) = evaluate(name: name, arch: arch, installed: installed, installedSource: installedSource)
+        return (explain(name: name, arch: arch, installed: installed, evaluated: evaluated, chosen: chosen, skippedLower: skippedLower), chosen)
+    }
+
+    /// Every version with its priority, highest version first, and apt's candidate (`GetCandidateVer`).
+    private func evaluate(name: String, arch: String, installed: DebianVersion?,
+                          installedSource: String?) -> (evaluated: [Evaluated], chosen: Evaluated?, skippedLower: Bool) {
+        var list = offers.offered(name, arch: arch)
         if let installed {
             if let i = list.firstIndex(where: { $0.version == installed }) {
                 list[i].files.append(statusFile)
@@ -235,7 +268,12 @@ public struct AptPolicy: Sendable {
             candPriority = e.priority
             chosen = e
         }
+        return (evaluated, chosen, skippedLower)
+    }
 
+    /// The `apt-cache policy` view of an evaluation, with the reason its candidate won.
+    private func explain(name: String, arch: String, installed: DebianVersion?, evaluated: [Evaluated], chosen: Evaluated?,
+                         skippedLower: Bool) -> AptPolicyExplanation {
         let offers = evaluated.map { e in
             AptPolicyExplanation.Offer(
                 version: e.version.description, priority: e.priority,
@@ -269,9 +307,8 @@ public struct AptPolicy: Sendable {
         } else {
             reason = "No version has a usable priority (all are 0, negative or lower than the installed version)."
         }
-        let x = AptPolicyExplanation(name: name, arch: arch, installed: installed?.description, candidate: chosen?.version.description,
-                                     offers: offers, reason: reason)
-        return (x, chosen)
+        return AptPolicyExplanation(name: name, arch: arch, installed: installed?.description, candidate: chosen?.version.description,
+                                    offers: offers, reason: reason)
     }
 
     /// Whether one word of a `Package:` line names this package (apt's `CreatePin`).

@@ -6,7 +6,8 @@ public struct AptSystem: PackageSystem {
     public let files: SnapshotMachine
     public let status: DpkgStatus
     public let config: AptMachineConfig
-    public let packages: [InstalledPackage]
+    /// Made when asked for (registering a machine), not while checking it.
+    public var packages: [InstalledPackage] { status.installedPackages }
     public let packageSource: String?
     public let diagnostics: [Diagnostic]
 
@@ -30,7 +31,6 @@ public struct AptSystem: PackageSystem {
         } catch {
             throw Diagnostic.from(error, subject: DiagnosticSubject(machine: files.displayName))
         }
-        packages = status.installedPackages
         packageSource = files.files["/var/lib/dpkg/status"] != nil ? "/var/lib/dpkg/status" : "/var/lib/dpkg/status.d"
         diagnostics = status.warnings.map(\.diagnostic) + config.diagnostics.map(\.diagnostic)
     }
@@ -57,12 +57,15 @@ public struct AptSystem: PackageSystem {
     static func key(uri: String, suite: String) -> String { "apt \(RepositoryURL.normalised(uri)) \(suite)" }
 
     func loader(_ context: RepositoryContext) -> AptRepositoryLoader {
-        AptRepositoryLoader(fetcher: context.fetcher, ignoreValidUntil: context.ignoreValidUntil, cache: context.apt)
+        AptRepositoryLoader(fetcher: context.fetcher, verifier: GPGVerifier(cache: context.signatures),
+                            ignoreValidUntil: context.ignoreValidUntil, cache: context.apt)
     }
 
     public func upgrades(_ context: RepositoryContext) async -> FamilyAnswer {
         let indexes = await loader(context).load(config, keyringsFrom: files)
-        let updates = AptPolicy(config: config, indexes: indexes).upgrades(for: status)
+        let offers = await context.apt.offers(for: indexes, nativeArchitecture: config.nativeArchitecture,
+                                              architectures: config.architectures)
+        let updates = AptPolicy(config: config, indexes: indexes, offers: offers).upgrades(for: status)
         var fingerprints: [String: String?] = [:]
         for index in indexes.repositories {
             let key = Self.key(uri: index.key.uri, suite: index.key.suite)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One `Name: value` field of a deb822 paragraph.
 public struct Deb822Field: Sendable, Hashable {
     /// The field name as written (compare case-insensitively: see ``Deb822Paragraph/subscript(_:)``).
@@ -104,7 +110,16 @@ public struct Deb822Reader: Sendable {
 
     /// The next paragraph, or nil at the end.
     public mutating func next() throws(Deb822Error) -> Deb822Paragraph? {
-        var fields: [Deb822Field] = []
+        guard let raw = try nextRaw() else { return nil }
+        return Deb822Paragraph(fields: raw.fields.map { Deb822Field(name: text($0.nameStart, $0.nameEnd), value: value(of: $0), line: $0.line) },
+                               line: raw.line)
+    }
+
+    /// The next paragraph as byte ranges, or nil at the end: for a reader that needs a few fields of
+    /// each paragraph (a dpkg status database), so that the others are never made into strings.
+    /// Accepts and rejects exactly what ``next()`` does.
+    public mutating func nextRaw() throws(Deb822Error) -> RawParagraph? {
+        var fields: [RawField] = []
         var firstLine = 0
         while let (lineStart, lineEnd) = nextLine() {
             let contentEnd = trimmedEnd(lineStart, lineEnd)
@@ -114,20 +129,28 @@ public struct Deb822Reader: Sendable {
                 let isEmpty = lineEnd == lineStart || (lineEnd == lineStart + 1 && bytes[lineStart] == 0x0D)
                 if fields.isEmpty { continue }
                 if isEmpty { break }
-                fields[fields.count - 1].value += "\n"
+                fields[fields.count - 1].end = position
                 continue
             }
             let first = bytes[lineStart]
-            if allowsComments && first == UInt8(ascii: "#") { continue }
+            if allowsComments && first == UInt8(ascii: "#") {
+                if !fields.isEmpty { fields[fields.count - 1].hasComments = true }
+                continue
+            }
             if isBlank(first) {
                 guard !fields.isEmpty else {
                     throw Deb822Error(.continuationWithoutField, line: lineNumber, text: text(lineStart, contentEnd))
                 }
-                fields[fields.count - 1].value += "\n" + text(lineStart, contentEnd)
+                fields[fields.count - 1].end = position
                 continue
             }
-            guard let colon = (lineStart..<contentEnd).first(where: { bytes[$0] == UInt8(ascii: ":") }) else {
-                let nameEnd = (lineStart..<contentEnd).first { isBlank(bytes[$0]) } ?? contentEnd
+            let colon = bytes.withUnsafeBufferPointer { b -> Int in
+                guard let base = b.baseAddress, let hit = memchr(base + lineStart, 0x3A, contentEnd - lineStart) else { return contentEnd }
+                return UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - base
+            }
+            guard colon < contentEnd else {
+                var nameEnd = lineStart
+                while nameEnd < contentEnd && !isBlank(bytes[nameEnd]) { nameEnd += 1 }
                 throw Deb822Error(.missingColon, line: lineNumber, text: text(lineStart, nameEnd))
             }
             let nameEnd = trimmedEnd(lineStart, colon)
@@ -137,17 +160,87 @@ public struct Deb822Reader: Sendable {
             var valueStart = colon + 1
             while valueStart < contentEnd && isBlank(bytes[valueStart]) { valueStart += 1 }
             if fields.isEmpty { firstLine = lineNumber }
-            fields.append(Deb822Field(name: text(lineStart, nameEnd), value: text(valueStart, contentEnd), line: lineNumber))
+            fields.append(RawField(nameStart: lineStart, nameEnd: nameEnd, valueStart: valueStart, firstLineEnd: contentEnd,
+                                   end: position, line: lineNumber))
         }
-        return fields.isEmpty ? nil : Deb822Paragraph(fields: fields, line: firstLine)
+        return fields.isEmpty ? nil : RawParagraph(fields: fields, line: firstLine)
+    }
+
+    /// One field of a ``RawParagraph``: byte offsets into the reader's bytes.
+    public struct RawField: Sendable {
+        var nameStart: Int, nameEnd: Int
+        /// The value's first line: `valueStart..<firstLineEnd`, blanks trimmed.
+        var valueStart: Int, firstLineEnd: Int
+        /// Where the field's last line (with its newline) ends.
+        var end: Int
+        /// Whether `#` comment lines sit among its continuation lines (they are not part of the value).
+        var hasComments = false
+        /// 1-based line number of the field's first line.
+        public var line: Int
+        /// Whether the value is one line.
+        public var isSingleLine: Bool { end <= firstLineEnd + 2 }
+    }
+
+    /// A paragraph as byte ranges (see ``nextRaw()``).
+    public struct RawParagraph: Sendable {
+        public var fields: [RawField]
+        /// 1-based line number of the paragraph's first field.
+        public var line: Int
+    }
+
+    /// Whether the field's name is `name` (ASCII, compared case-insensitively).
+    public func name(of field: RawField, is name: StaticString) -> Bool {
+        guard field.nameEnd - field.nameStart == name.utf8CodeUnitCount else { return false }
+        return name.withUTF8Buffer { wanted in
+            var i = 0
+            while i < wanted.count {
+                guard Deb822.lower(bytes[field.nameStart + i]) == Deb822.lower(wanted[i]) else { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+
+    /// Whether two fields have the same name, compared ASCII case-insensitively.
+    public func sameName(_ a: RawField, _ b: RawField) -> Bool {
+        let n = a.nameEnd - a.nameStart
+        guard n == b.nameEnd - b.nameStart else { return false }
+        for i in 0..<n where Deb822.lower(bytes[a.nameStart + i]) != Deb822.lower(bytes[b.nameStart + i]) { return false }
+        return true
+    }
+
+    /// The field's name as written.
+    public func name(of field: RawField) -> String { text(field.nameStart, field.nameEnd) }
+
+    /// The field's value, exactly as ``Deb822Field/value`` holds it.
+    public func value(of field: RawField) -> String {
+        if field.isSingleLine && !field.hasComments { return text(field.valueStart, field.firstLineEnd) }
+        var out = text(field.valueStart, field.firstLineEnd)
+        var p = field.firstLineEnd
+        while p < field.end && bytes[p] != UInt8(ascii: "\n") { p += 1 }
+        p += 1
+        while p < field.end {
+            let start = p
+            while p < field.end && bytes[p] != UInt8(ascii: "\n") { p += 1 }
+            let contentEnd = trimmedEnd(start, p)
+            p += 1
+            if contentEnd == start {
+                out += "\n"
+            } else if !(allowsComments && bytes[start] == UInt8(ascii: "#")) {
+                out += "\n" + text(start, contentEnd)
+            }
+        }
+        return out
     }
 
     /// Advances over one line; returns its byte range without the newline.
     private mutating func nextLine() -> (Int, Int)? {
         guard position < bytes.count else { return nil }
         let start = position
-        var end = start
-        while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+        let end = bytes.withUnsafeBufferPointer { b -> Int in
+            guard let base = b.baseAddress, let hit = memchr(base + start, 0x0A, b.count - start) else { return b.count }
+            return UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - base
+        }
         position = end < bytes.count ? end + 1 : end
         lineNumber += 1
         return (start, end)

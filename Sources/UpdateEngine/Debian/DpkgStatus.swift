@@ -59,6 +59,7 @@ public struct DpkgPackageStatus: Sendable, Hashable, Codable {
 
     /// Parses the field value as dpkg does.
     static func parse(_ value: String) throws(Problem) -> DpkgPackageStatus {
+        if value == "install ok installed" { return .installed }  // nearly every stanza
         var rest = Substring(value)
         func word<T: RawRepresentable<String>>(_ label: String, last: Bool) throws(Problem) -> T {
             rest = rest.drop { $0 == " " || $0 == "\t" }
@@ -262,11 +263,12 @@ public struct DpkgStatus: Sendable, Hashable {
         // Per name: indices of entries that dpkg would hold as instances.
         var instances: [String: [Int]] = [:]
         while true {
-            let paragraph: Deb822Paragraph?
-            do { paragraph = try reader.next() } catch {
+            let raw: Deb822Reader.RawParagraph?
+            do { raw = try reader.nextRaw() } catch {
                 throw DpkgStatusError(.syntax, file: file, line: error.line, package: nil, message: error.description)
             }
-            guard let paragraph else { break }
+            guard let raw else { break }
+            let paragraph = Stanza(reader: reader, raw: raw)
             let entry = try entry(paragraph, file: file, missingStatusMeansInstalled: missingStatusMeansInstalled,
                                   warnings: &out.warnings)
             if entry.isListedByDpkgQuery {
@@ -282,71 +284,127 @@ public struct DpkgStatus: Sendable, Hashable {
         return out
     }
 
-    private static func entry(_ p: Deb822Paragraph, file: String, missingStatusMeansInstalled: Bool,
-                              warnings: inout [DpkgStatusWarning]) throws(DpkgStatusError) -> DpkgPackageEntry {
-        var seen = Set<String>()
-        let rawName = p["Package"]
-        for f in p.fields {
-            guard seen.insert(String(decoding: f.name.utf8.map(Deb822.lower), as: UTF8.self)).inserted else {
-                throw DpkgStatusError(.duplicateField, file: file, line: f.line, package: rawName,
-                                      message: "duplicate value for '\(f.name)' field")
+    /// One stanza, read field by field: only the fields dpkg-query's answer needs become strings.
+    struct Stanza {
+        /// The fields a stanza is read for.
+        enum Name: Int, CaseIterable {
+            case package, status, version, architecture, multiArch, source, essential
+            var text: StaticString {
+                switch self {
+                case .package: "Package"
+                case .status: "Status"
+                case .version: "Version"
+                case .architecture: "Architecture"
+                case .multiArch: "Multi-Arch"
+                case .source: "Source"
+                case .essential: "Essential"
+                }
             }
+        }
+        let reader: Deb822Reader
+        let raw: Deb822Reader.RawParagraph
+        var line: Int { raw.line }
+        /// The first field of each name, found in one pass.
+        private var found: (Int, Int, Int, Int, Int, Int, Int) = (-1, -1, -1, -1, -1, -1, -1)
+
+        init(reader: Deb822Reader, raw: Deb822Reader.RawParagraph) {
+            self.reader = reader
+            self.raw = raw
+            var found = [Int](repeating: -1, count: 7)
+            for (i, f) in raw.fields.enumerated() {
+                for n in Name.allCases where found[n.rawValue] < 0 && reader.name(of: f, is: n.text) {
+                    found[n.rawValue] = i
+                    break
+                }
+            }
+            self.found = (found[0], found[1], found[2], found[3], found[4], found[5], found[6])
+        }
+
+        func field(_ name: Name) -> Deb822Reader.RawField? {
+            let i = switch name {
+            case .package: found.0
+            case .status: found.1
+            case .version: found.2
+            case .architecture: found.3
+            case .multiArch: found.4
+            case .source: found.5
+            case .essential: found.6
+            }
+            return i < 0 ? nil : raw.fields[i]
+        }
+        subscript(_ name: Name) -> String? { field(name).map(reader.value(of:)) }
+
+        /// The first field whose name was already used in the stanza (dpkg: "duplicate value for … field").
+        var duplicate: Deb822Reader.RawField? {
+            for (i, f) in raw.fields.enumerated() where raw.fields[..<i].contains(where: { reader.sameName($0, f) }) {
+                return f
+            }
+            return nil
+        }
+    }
+
+    private static func entry(_ p: Stanza, file: String, missingStatusMeansInstalled: Bool,
+                              warnings: inout [DpkgStatusWarning]) throws(DpkgStatusError) -> DpkgPackageEntry {
+        let rawName = p[.package]
+        if let f = p.duplicate {
+            throw DpkgStatusError(.duplicateField, file: file, line: f.line, package: rawName,
+                                  message: "duplicate value for '\(p.reader.name(of: f))' field")
         }
         guard let rawName else {
             throw DpkgStatusError(.missingField, file: file, line: p.line, package: nil, message: "missing 'Package' field")
         }
         if let problem = packageNameProblem(rawName) {
-            throw DpkgStatusError(.invalidPackageName, file: file, line: p.field("Package")?.line ?? p.line, package: nil,
+            throw DpkgStatusError(.invalidPackageName, file: file, line: p.field(.package)?.line ?? p.line, package: nil,
                                   message: "invalid package name in 'Package' field: \(problem)")
         }
-        let name = rawName.lowercased()
-        func fail(_ code: DpkgStatusError.Code, _ field: String, _ message: String) -> DpkgStatusError {
+        let name = rawName.utf8.contains(where: { $0 &- 0x41 < 26 }) ? rawName.lowercased() : rawName
+        func fail(_ code: DpkgStatusError.Code, _ field: Stanza.Name, _ message: String) -> DpkgStatusError {
             DpkgStatusError(code, file: file, line: p.field(field)?.line ?? p.line, package: name, message: message)
         }
 
         var status = missingStatusMeansInstalled ? DpkgPackageStatus.installed : .missing
-        if let value = p["Status"] {
-            do { status = try DpkgPackageStatus.parse(value) } catch { throw fail(.invalidStatus, "Status", error.reason) }
+        if let value = p[.status] {
+            do { status = try DpkgPackageStatus.parse(value) } catch { throw fail(.invalidStatus, .status, error.reason) }
         }
 
         var version: DebianVersion?
-        if let value = p["Version"], !value.isEmpty {
+        if let value = p[.version], !value.isEmpty {
             do {
                 let v = try DebianVersion(parsing: value)
                 if let w = v.warning {
-                    warnings.append(DpkgStatusWarning(file: file, line: p.field("Version")?.line ?? p.line, package: name,
+                    warnings.append(DpkgStatusWarning(file: file, line: p.field(.version)?.line ?? p.line, package: name,
                                                       message: "'Version' field value '\(value)': \(w.reason)"))
                 }
                 version = v
             } catch {
-                throw fail(.invalidVersion, "Version", "'Version' field value '\(value)': \(error.reason)")
+                throw fail(.invalidVersion, .version, "'Version' field value '\(value)': \(error.reason)")
             }
         } else if status.state != .notInstalled && status.state != .halfInstalled {
-            throw fail(.missingField, "Version", "missing 'Version' field")
+            throw fail(.missingField, .version, "missing 'Version' field")
         }
 
-        let architecture = p["Architecture"] ?? ""
+        let architecture = p[.architecture] ?? ""
         if architecture.isEmpty && ![.notInstalled, .halfInstalled, .configFiles].contains(status.state) {
             warnings.append(DpkgStatusWarning(file: file, line: p.line, package: name,
-                                              message: p["Architecture"] == nil ? "missing 'Architecture' field"
+                                              message: p[.architecture] == nil ? "missing 'Architecture' field"
                                                   : "empty value for 'Architecture' field"))
         }
         var multiArch = DpkgMultiArch.no
-        if let value = p["Multi-Arch"], !value.isEmpty {
+        if let value = p[.multiArch], !value.isEmpty {
             guard let m = DpkgMultiArch(rawValue: value) else {
-                throw fail(.invalidMultiArch, "Multi-Arch",
+                throw fail(.invalidMultiArch, .multiArch,
                            "quadstate (foreign/allowed/same/no) 'Multi-Arch' field: has invalid value '\(value)'")
             }
             multiArch = m
         }
         if multiArch == .same && architecture.isEmpty {
-            throw fail(.invalidMultiArch, "Multi-Arch", "package has field 'Multi-Arch: same' but is missing architecture")
+            throw fail(.invalidMultiArch, .multiArch, "package has field 'Multi-Arch: same' but is missing architecture")
         }
         if multiArch == .same && architecture == "all" {
-            throw fail(.invalidMultiArch, "Multi-Arch", "package has 'Multi-Arch: same' field but is architecture 'all'")
+            throw fail(.invalidMultiArch, .multiArch, "package has 'Multi-Arch: same' field but is architecture 'all'")
         }
 
-        let sourceField = p["Source"].flatMap { $0.isEmpty ? nil : $0 }
+        let sourceField = p[.source].flatMap { $0.isEmpty ? nil : $0 }
         var sourceName = name
         var sourceVersion: DebianVersion?
         if let sourceField {
@@ -359,11 +417,11 @@ public struct DpkgStatus: Sendable, Hashable {
                 case .success(let v) where v.warning == nil: sourceVersion = v
                 case .success(let v):
                     if status.state != .notInstalled {
-                        throw fail(.invalidSourceVersion, "Source", "version '\(text)' has bad syntax: \(v.warning?.reason ?? "")")
+                        throw fail(.invalidSourceVersion, .source, "version '\(text)' has bad syntax: \(v.warning?.reason ?? "")")
                     }
                 case .failure(let e):
                     if status.state != .notInstalled {
-                        throw fail(.invalidSourceVersion, "Source", "version '\(text)' has bad syntax: \(e.reason)")
+                        throw fail(.invalidSourceVersion, .source, "version '\(text)' has bad syntax: \(e.reason)")
                     }
                 }
             }
@@ -372,7 +430,7 @@ public struct DpkgStatus: Sendable, Hashable {
         return DpkgPackageEntry(
             name: name, version: version, architecture: architecture, multiArch: multiArch, sourceField: sourceField,
             sourceName: sourceName, sourceVersion: sourceVersion ?? version, status: status,
-            essential: p["Essential"] == "yes", file: file, line: p.line)
+            essential: p[.essential] == "yes", file: file, line: p.line)
     }
 
     /// dpkg's `pkg_name_is_illegal()`: why a package name is invalid, or nil.

@@ -7,13 +7,16 @@ public struct RepositoryContext: Sendable {
     public var ignoreValidUntil: Bool
     public let apt: AptIndexCache
     public let dnf: DnfIndexCache
+    /// gpgv's verdicts: a repository's signature is checked once per run, not once per machine.
+    public let signatures: GPGVerdictCache
 
     public init(fetcher: any ResourceFetcher, ignoreValidUntil: Bool = false, apt: AptIndexCache = AptIndexCache(),
-                dnf: DnfIndexCache = DnfIndexCache()) {
+                dnf: DnfIndexCache = DnfIndexCache(), signatures: GPGVerdictCache = GPGVerdictCache()) {
         self.fetcher = fetcher
         self.ignoreValidUntil = ignoreValidUntil
         self.apt = apt
         self.dnf = dnf
+        self.signatures = signatures
     }
 }
 

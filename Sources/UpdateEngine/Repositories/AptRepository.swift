@@ -112,9 +112,45 @@ public struct AptIndexes: Sendable {
 public actor AptIndexCache {
     private var entries: [Key: AptRepositoryIndex] = [:]
     struct Key: Hashable { var key: AptRepositoryKey; var sha256: String }
+    /// Parsed Release files by URL and SHA-256 of the signed text.
+    private var releases: [ReleaseKey: AptRelease] = [:]
+    struct ReleaseKey: Hashable { var url: String; var sha256: String }
     public init() {}
+    func release(_ key: ReleaseKey) -> AptRelease? { releases[key] }
+    /// What the indexes offer, computed once for all machines that load the same indexes.
+    private var offers: [String: AptOffers] = [:]
+    func offers(for indexes: AptIndexes, nativeArchitecture: String, architectures: [String]) -> AptOffers {
+        let key = AptOffers.key(indexes, nativeArchitecture: nativeArchitecture, architectures: architectures)
+        if let known = offers[key] { return known }
+        let made = AptOffers(indexes: indexes, nativeArchitecture: nativeArchitecture, architectures: architectures)
+        offers[key] = made
+        return made
+    }
+    func put(_ release: AptRelease, for key: ReleaseKey) { releases[key] = release }
+    /// Machines waiting for an index another machine is loading.
+    private var loading: [Key: [CheckedContinuation<Void, Never>]] = [:]
     func get(_ key: AptRepositoryKey, sha256: String) -> AptRepositoryIndex? { entries[Key(key: key, sha256: sha256)] }
     func put(_ index: AptRepositoryIndex) { entries[Key(key: index.key, sha256: index.indexSHA256)] = index }
+
+    /// The index when it is loaded; else, when another machine is loading it, waits for that; else nil, and
+    /// the caller loads it and calls ``finish(_:sha256:)`` (loaded or not), so an index is parsed once however
+    /// many machines ask for it at the same time.
+    func claim(_ key: AptRepositoryKey, sha256: String) async -> AptRepositoryIndex? {
+        let k = Key(key: key, sha256: sha256)
+        while true {
+            if let hit = entries[k] { return hit }
+            guard loading[k] != nil else {
+                loading[k] = []
+                return nil
+            }
+            await withCheckedContinuation { loading[k, default: []].append($0) }
+        }
+    }
+
+    /// Ends a load begun by ``claim(_:sha256:)``: the machines waiting for it look again.
+    func finish(_ key: AptRepositoryKey, sha256: String) {
+        for waiter in loading.removeValue(forKey: Key(key: key, sha256: sha256)) ?? [] { waiter.resume() }
+    }
     public var count: Int { entries.count }
 }
 
@@ -287,7 +323,14 @@ public struct AptRepositoryLoader: Sendable {
                 trust = .signed(fingerprints: fingerprints)
             }
         }
-        let release = try AptRelease.parse(signedBytes, source: url)
+        let release: AptRelease
+        let releaseKey = AptIndexCache.ReleaseKey(url: url, sha256: SHA256Hasher.hex(of: signedBytes))
+        if let known = await cache?.release(releaseKey) {
+            release = known
+        } else {
+            release = try AptRelease.parse(signedBytes, source: url)
+            await cache?.put(release, for: releaseKey)
+        }
         if !ignoreValidUntil, let until = release.validUntil, until < now {
             throw AptRepositoryError(.expired, url: url, detail: "the Release file expired at \(until) (Valid-Until); it is out of date")
         }
@@ -348,55 +391,68 @@ public struct AptRepositoryLoader: Sendable {
         }
         for name in candidates {
             guard let expected = release.sha256[name] else { continue }
-            if let cache, let hit = await cache.get(key, sha256: expected.sha256) {
+            if let cache, let hit = await cache.claim(key, sha256: expected.sha256) {
                 var reused = hit
                 reused.release = release
                 reused.trust = trust
                 return reused
             }
-            var urls = [base + name]
-            if release.acquireByHash {
-                let dir = name.split(separator: "/").dropLast().joined(separator: "/")
-                urls.insert(base + (dir.isEmpty ? "" : dir + "/") + "by-hash/SHA256/" + expected.sha256, at: 0)
-            }
-            var bytes: [UInt8]?
-            var url = urls[0]
-            for u in urls {
-                url = u
-                bytes = try await fetch(u)
-                if bytes != nil { break }
-            }
-            guard let bytes else { continue }
-            guard bytes.count == expected.size else {
-                throw AptRepositoryError(.sizeMismatch, url: url,
-                                         detail: "size mismatch: the Release file says \(expected.size) bytes, got \(bytes.count)")
-            }
-            let got = SHA256Hasher.hex(of: bytes)
-            guard got == expected.sha256 else {
-                throw AptRepositoryError(.hashMismatch, url: url,
-                                         detail: "Hash Sum mismatch: SHA256 \(got), the Release file says \(expected.sha256)")
-            }
-            var parser = PackagesIndexParser(source: url)
+            let loaded: AptRepositoryIndex?
             do {
-                var parseError: AptRepositoryError?
-                try Decompressor.stream(bytes, compression: Compression.fromFileName(name), source: url, limit: indexLimit) { chunk in
-                    do throws(AptRepositoryError) { try parser.feed(chunk) } catch {
-                        parseError = error
-                        throw error
-                    }
-                }
-                if let parseError { throw parseError }
-                try parser.finish()
-            } catch let e as AptRepositoryError {
-                throw e
+                loaded = try await fetchIndex(key: key, base: base, name: name, expected: expected, release: release, trust: trust)
             } catch {
-                throw AptRepositoryError(.decompressionFailed, url: url, detail: "\(error)")
+                await cache?.finish(key, sha256: expected.sha256)
+                throw error
             }
-            let index = AptRepositoryIndex(key: key, release: release, trust: trust, indexURL: url, indexSHA256: expected.sha256,
-                                           packages: parser.records, warnings: parser.warnings)
-            if let cache { await cache.put(index) }
-            return index
+            if let loaded { await cache?.put(loaded) }
+            await cache?.finish(key, sha256: expected.sha256)
+            if let loaded { return loaded }
         }
         throw AptRepositoryError(.notFound, url: base + path, detail: "none of \(candidates.joined(separator: ", ")) could be fetched")
+    }
+
+    /// Fetches one index file, checks it against the Release file and parses it; nil when it is not there.
+    private func fetchIndex(key: AptRepositoryKey, base: String, name: String, expected: AptRelease.FileEntry,
+                            release: AptRelease, trust: AptTrust) async throws(AptRepositoryError) -> AptRepositoryIndex? {
+        var urls = [base + name]
+        if release.acquireByHash {
+            let dir = name.split(separator: "/").dropLast().joined(separator: "/")
+            urls.insert(base + (dir.isEmpty ? "" : dir + "/") + "by-hash/SHA256/" + expected.sha256, at: 0)
+        }
+        var bytes: [UInt8]?
+        var url = urls[0]
+        for u in urls {
+            url = u
+            bytes = try await fetch(u)
+            if bytes != nil { break }
+        }
+        guard let bytes else { return nil }
+        guard bytes.count == expected.size else {
+            throw AptRepositoryError(.sizeMismatch, url: url,
+                                     detail: "size mismatch: the Release file says \(expected.size) bytes, got \(bytes.count)")
+        }
+        let got = SHA256Hasher.hex(of: bytes)
+        guard got == expected.sha256 else {
+            throw AptRepositoryError(.hashMismatch, url: url,
+                                     detail: "Hash Sum mismatch: SHA256 \(got), the Release file says \(expected.sha256)")
+        }
+        var parser = PackagesIndexParser(source: url)
+        do {
+            var parseError: AptRepositoryError?
+            try Decompressor.stream(bytes, compression: Compression.fromFileName(name), source: url, limit: indexLimit) { chunk in
+                do throws(AptRepositoryError) { try parser.feed(chunk) } catch {
+                    parseError = error
+                    throw error
+                }
+            }
+            if let parseError { throw parseError }
+            try parser.finish()
+        } catch let e as AptRepositoryError {
+            throw e
+        } catch {
+            throw AptRepositoryError(.decompressionFailed, url: url, detail: "\(error)")
+        }
+        return AptRepositoryIndex(key: key, release: release, trust: trust, indexURL: url, indexSHA256: expected.sha256,
+                                  packages: parser.records, warnings: parser.warnings)
     }
 }

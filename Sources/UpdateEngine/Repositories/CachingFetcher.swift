@@ -32,6 +32,10 @@ public actor CachingFetcher: ResourceFetcher {
     private let files: any ResourceFetcher
     private let clock: @Sendable () -> Date
     private var inFlight: [String: Task<[UInt8]?, any Error>] = [:]
+    /// What this run already read or fetched, with when it was validated: a thousand machines that use one
+    /// repository read its `InRelease` from the store once, not a thousand times. The same freshness rule
+    /// applies as to the stored copy.
+    private var recent: [String: (bytes: [UInt8]?, validatedAt: Date)] = [:]
 
     /// - Parameters:
     ///   - network: fetches `http(s)://` URLs; an ``HTTPFetcher`` unless testing.
@@ -51,6 +55,9 @@ public actor CachingFetcher: ResourceFetcher {
         if target.hasPrefix("file://") || target.hasPrefix("/") {
             return try await files.fetch(target)
         }
+        if let seen = recent[target], isFresh(seen.validatedAt) || options.offline {
+            return seen.bytes
+        }
         if let running = inFlight[target] {
             return try await running.value
         }
@@ -58,6 +65,16 @@ public actor CachingFetcher: ResourceFetcher {
         inFlight[target] = task
         defer { inFlight[target] = nil }
         return try await task.value
+    }
+
+    private func isFresh(_ validatedAt: Date) -> Bool {
+        let now = clock()
+        return now.timeIntervalSince(validatedAt) < maxAgeSeconds && now >= validatedAt
+    }
+
+    private func remember(_ url: String, _ bytes: [UInt8]?, validatedAt: Date) -> [UInt8]? {
+        recent[url] = (bytes, validatedAt)
+        return bytes
     }
 
     private var maxAgeSeconds: Double {
@@ -72,10 +89,10 @@ public actor CachingFetcher: ResourceFetcher {
             guard let cached else {
                 throw FetchError(url: url, detail: "is not in the repository cache, and the network is not to be used (offline)")
             }
-            return cached.bytes
+            return remember(url, cached.bytes, validatedAt: cached.validatedAt)
         }
         if let cached, now.timeIntervalSince(cached.validatedAt) < maxAgeSeconds, now >= cached.validatedAt {
-            return cached.bytes
+            return remember(url, cached.bytes, validatedAt: cached.validatedAt)
         }
         var validators: Validators?
         if let cached, cached.bytes != nil {
@@ -91,14 +108,14 @@ public actor CachingFetcher: ResourceFetcher {
                 throw FetchError(url: url, detail: "the server answered 304 Not Modified to an unconditional request")
             }
             try await store.markRepositoryFileValidated(url: url, at: fetched, expiresAt: expires)
-            return cached.bytes
+            return remember(url, cached.bytes, validatedAt: fetched)
         case .content(let bytes, let etag, let lastModified):
             try await store.putRepositoryFile(RepositoryFileRecord(url: url, bytes: bytes, etag: etag, lastModified: lastModified,
                                                                    fetchedAt: fetched, expiresAt: expires))
-            return bytes
+            return remember(url, bytes, validatedAt: fetched)
         case .missing:
             try await store.putRepositoryFile(RepositoryFileRecord(url: url, bytes: nil, fetchedAt: fetched, expiresAt: expires))
-            return nil
+            return remember(url, nil, validatedAt: fetched)
         }
     }
 }

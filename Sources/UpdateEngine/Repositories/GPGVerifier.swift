@@ -1,4 +1,6 @@
+import ExternalPrograms
 import Foundation
+import Synchronization
 
 /// A keyring apt would trust for a repository: its bytes (binary OpenPGP or ASCII-armored) and where
 /// they came from, for messages.
@@ -32,9 +34,38 @@ public struct GPGFailure: Sendable, Hashable, CustomStringConvertible {
     public var description: String { detail }
 }
 
+/// gpgv's verdicts during one run, by exactly what was checked: the SHA-256 of the signed text, of the
+/// detached signature and of each trusted keyring, in order. A thousand machines that use one repository
+/// and trust the same keys have the repository's `InRelease` verified once, not a thousand times; a machine
+/// that trusts other keys, or a repository that serves other bytes, gets its own gpgv run.
+public final class GPGVerdictCache: Sendable {
+    public struct Key: Hashable, Sendable {
+        var digests: [String]
+        init(data: [UInt8], signature: [UInt8]?, keyrings: [AptKeyring]) {
+            digests = [SHA256Hasher.hex(of: data), signature.map { SHA256Hasher.hex(of: $0) } ?? "-"]
+                + keyrings.map { SHA256Hasher.hex(of: $0.bytes) }
+        }
+    }
+
+    private let verdicts = Mutex<[Key: GPGVerification]>([:])
+    private let runs = Atomic<Int>(0)
+
+    public init() {}
+
+    func verdict(for key: Key) -> GPGVerification? { verdicts.withLock { $0[key] } }
+
+    func remember(_ verdict: GPGVerification, for key: Key) {
+        runs.add(1, ordering: .relaxed)
+        verdicts.withLock { $0[key] = verdict }
+    }
+
+    /// How many verdicts gpgv reached (each is one gpgv run).
+    public var verdictsReached: Int { runs.load(ordering: .relaxed) }
+}
+
 /// Verifies OpenPGP signatures with the system's `gpgv`, as apt does (`apt-key verify` / `gpgv --status-fd`).
 ///
-/// Runs `/usr/bin/gpgv` through `Process` (no shell) with a time limit; the signed data, signature and
+/// Runs `/usr/bin/gpgv` through ``ProgramRunner`` (no shell) with time and output limits; the signed data, signature and
 /// keyrings are written to a private temporary directory (mode 0700) that is removed afterwards.
 /// ASCII-armored keys (`.asc`, inline `Signed-By` blocks) are dearmored first: gpgv reads binary keyrings only.
 public struct GPGVerifier: Sendable {
@@ -43,14 +74,30 @@ public struct GPGVerifier: Sendable {
     /// The most bytes of gpgv status output read.
     public var outputLimit: Int
 
-    public init(gpgvPath: String = "/usr/bin/gpgv", timeLimit: Duration = .seconds(30), outputLimit: Int = 1 << 20) {
+    /// Verdicts already reached during this run; nil runs gpgv for every call.
+    public var cache: GPGVerdictCache?
+
+    public init(gpgvPath: String = "/usr/bin/gpgv", timeLimit: Duration = .seconds(30), outputLimit: Int = 1 << 20,
+                cache: GPGVerdictCache? = nil) {
         self.gpgvPath = gpgvPath
         self.timeLimit = timeLimit
         self.outputLimit = outputLimit
+        self.cache = cache
     }
 
     /// Checks a clearsigned message (`InRelease`), or `data` against a detached `signature` (`Release.gpg`).
     public func verify(_ data: [UInt8], detachedSignature signature: [UInt8]? = nil, keyrings: [AptKeyring]) async -> GPGVerification {
+        guard let cache else { return await runGPGV(data, detachedSignature: signature, keyrings: keyrings) }
+        let key = GPGVerdictCache.Key(data: data, signature: signature, keyrings: keyrings)
+        if let known = cache.verdict(for: key) { return known }
+        let verdict = await runGPGV(data, detachedSignature: signature, keyrings: keyrings)
+        // A time-out or a gpgv that would not run says nothing about the signature: asked again, gpgv runs again.
+        if case .invalid(let failure) = verdict, failure.code == .timeout || failure.code == .toolFailed { return verdict }
+        cache.remember(verdict, for: key)
+        return verdict
+    }
+
+    private func runGPGV(_ data: [UInt8], detachedSignature signature: [UInt8]?, keyrings: [AptKeyring]) async -> GPGVerification {
         guard !keyrings.isEmpty else { return .invalid(GPGFailure(.noKeyrings, "no keyring is trusted for this repository")) }
         let fm = FileManager.default
         let dir = fm.temporaryDirectory.appendingPathComponent("imgsec-gpgv-\(UUID().uuidString)")
@@ -84,28 +131,21 @@ public struct GPGVerifier: Sendable {
         } else {
             args += [dataPath]
         }
-        let outPath = dir.appendingPathComponent("status").path
-        let errPath = dir.appendingPathComponent("stderr").path
-        _ = fm.createFile(atPath: outPath, contents: nil)
-        _ = fm.createFile(atPath: errPath, contents: nil)
-        let status: Int32
+        let program = ExternalProgram(gpgvPath, args, environment: ["LC_ALL": "C", "HOME": dir.path],
+                                      timeLimit: timeLimit, outputLimit: outputLimit)
+        let output: ProgramOutput
         do {
-            guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath) else {
-                return .invalid(GPGFailure(.toolFailed, "cannot open gpgv's output files"))
-            }
-            defer { try? out.close(); try? err.close() }
-            let result = try await ProcessRunner.run(executable: gpgvPath, arguments: args, stdout: out, stderr: err,
-                                                     environment: ["LC_ALL": "C", "HOME": dir.path], timeLimit: timeLimit)
-            guard let code = result else {
-                return .invalid(GPGFailure(.timeout, "gpgv did not finish within \(timeLimit)"))
-            }
-            status = code
+            output = try await ProgramRunner.run(program)
         } catch {
-            return .invalid(GPGFailure(.toolFailed, "cannot run \(gpgvPath): \(error)"))
+            return .invalid(GPGFailure(error.code == .timedOut ? .timeout : .toolFailed, error.description))
         }
-        let statusText = Self.readLimited(outPath, limit: outputLimit)
-        let stderrText = Self.readLimited(errPath, limit: 4096)
-        return Self.interpret(status: status, statusOutput: statusText, stderr: stderrText)
+        let status: Int32
+        switch output.status {
+        case .exited(let code): status = code
+        case .signalled: return .invalid(GPGFailure(.toolFailed, "gpgv was \(output.status)"))
+        }
+        return Self.interpret(status: status, statusOutput: output.standardOutputText,
+                              stderr: String(decoding: output.standardError.prefix(4096), as: UTF8.self))
     }
 
     /// Turns gpgv's exit status and `--status-fd` lines into a result (as apt's `gpgv` method does).
@@ -148,13 +188,6 @@ public struct GPGVerifier: Sendable {
         return .invalid(GPGFailure(.toolFailed, "gpgv failed (exit status \(status)): \(firstError)"))
     }
 
-    static func readLimited(_ path: String, limit: Int) -> String {
-        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? h.close() }
-        let data = (try? h.read(upToCount: limit)) ?? nil
-        return String(decoding: data ?? Data(), as: UTF8.self)
-    }
-
     static func isArmored(_ bytes: [UInt8]) -> Bool {
         let head = bytes.prefix(4096)
         return String(decoding: head, as: UTF8.self).contains("-----BEGIN PGP PUBLIC KEY BLOCK-----")
@@ -186,52 +219,4 @@ public struct GPGVerifier: Sendable {
         }
         return out
     }
-}
-
-/// Runs an external program through Foundation's `Process` (no shell) and awaits it without blocking a
-/// thread of the cooperative pool.
-enum ProcessRunner {
-    /// The exit status, or nil when it had to be killed at `timeLimit`.
-    static func run(executable: String, arguments: [String], stdout: FileHandle, stderr: FileHandle,
-                    environment: [String: String], timeLimit: Duration) async throws -> Int32? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let box = ProcessBox(process)
-        return try await withThrowingTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32?, Error>) in
-                    box.process.terminationHandler = { p in c.resume(returning: p.terminationStatus) }
-                    do { try box.process.run() } catch {
-                        box.process.terminationHandler = nil
-                        c.resume(throwing: error)
-                    }
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeLimit)
-                return nil
-            }
-            guard let first = try await group.next() else { return nil }
-            if let status = first {
-                group.cancelAll()
-                return status
-            }
-            // Time is up: kill it and wait for the termination handler.
-            box.process.terminate()
-            kill(box.process.processIdentifier, SIGKILL)
-            _ = try? await group.next()
-            return nil
-        }
-    }
-}
-
-/// `Process` is not `Sendable`; it is only touched through its own thread-safe API here.
-private final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ p: Process) { process = p }
 }
