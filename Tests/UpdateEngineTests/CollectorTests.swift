@@ -59,4 +59,41 @@ final class CollectorTests {
         #expect(result.osRelease?.id == "debian")
         #expect(result.diagnostics.contains { $0.description.contains("/etc/apt/sources.list") && $0.description.contains("16-byte limit") && $0.code == .fileTooLarge })
     }
+
+    @Test func aFIFOInPlaceOfTheStatusOrTheOSReleaseIsOneClearErrorNotAHang() async throws {
+        let root = try makeRoot(["/etc/apt/sources.list": "deb http://127.0.0.1:9/debian bookworm main\n"])
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/dpkg", withIntermediateDirectories: true)
+        for path in ["/var/lib/dpkg/status", "/etc/os-release"] {
+            try #require(mkfifo(root + path, 0o600) == 0)
+        }
+        // Read on a thread of its own, with a deadline: the old code blocked in open() until a writer came.
+        let collected = Task.detached { await runOnOwnThread { Collector().collect(from: DirectoryMachine(root: root)) } }
+        let deadline = Task.detached { try await Task.sleep(for: .seconds(60)); return true }
+        let result = await withTaskGroup(of: Collector.Result?.self) { group in
+            group.addTask { await collected.value }
+            group.addTask { _ = try? await deadline.value; return nil }
+            let first = await group.next() ?? nil
+            deadline.cancel()
+            if first == nil {
+                // Unblock the reader so the test run can end: give each FIFO a writer until the reading stops.
+                let unblocking = Task.detached {
+                    while !Task.isCancelled {
+                        for path in ["/var/lib/dpkg/status", "/etc/os-release"] {
+                            let fd = open(root + path, O_WRONLY | O_NONBLOCK)
+                            if fd >= 0 { close(fd) }
+                        }
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                _ = await collected.value
+                unblocking.cancel()
+            }
+            return first
+        }
+        let collectedResult = try #require(result, "reading a FIFO in the machine blocked for 60 s")
+        for path in ["/var/lib/dpkg/status", "/etc/os-release"] {
+            #expect(collectedResult.diagnostics.contains { $0.code == .fileUnreadable && $0.description.contains(path) && $0.description.contains("FIFO") },
+                    "\(collectedResult.diagnostics)")
+        }
+    }
 }

@@ -49,14 +49,24 @@ public struct DirectoryMachine: MachineFiles {
 
     public func read(_ path: String, limit: Int) throws -> [UInt8]? {
         guard let host = try resolve(path) else { return nil }
-        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // O_NONBLOCK: opening a FIFO the guest left in place of a file would otherwise wait for a writer forever.
+        let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT || errno == ELOOP { return nil }
             throw MachineFilesError(.io, machine: displayName, path: path, detail: "cannot be opened: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard fstat(fd, &st) == 0 else {
+            throw MachineFilesError(.io, machine: displayName, path: path, detail: "cannot be examined: \(String(cString: strerror(errno)))")
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return nil
+        case S_IFIFO: throw MachineFilesError(.io, machine: displayName, path: path, detail: "is a FIFO (named pipe), not a regular file, and is not read")
+        case S_IFCHR, S_IFBLK: throw MachineFilesError(.io, machine: displayName, path: path, detail: "is a device, not a regular file, and is not read")
+        default: throw MachineFilesError(.io, machine: displayName, path: path, detail: "is not a regular file and is not read")
+        }
         guard Int(st.st_size) <= limit else { throw MachineFilesError.tooLarge(machine: displayName, path: path, limit: limit) }
         var out = [UInt8]()
         out.reserveCapacity(Int(st.st_size))
