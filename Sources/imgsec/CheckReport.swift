@@ -85,18 +85,18 @@ enum CheckReport {
             print((try? json(ChecksJSON(machines: rows, errors: errors))) ?? "{}")
         case .table:
             let widths = [40, 16] + columns.map { _ in 12 } + [7, 7]
-            print(pad(["MACHINE", "OS"] + columns.map { $0.rawValue.uppercased() } + ["TOTAL", "CACHED"], widths))
+            printTable(pad(["MACHINE", "OS"] + columns.map { $0.rawValue.uppercased() } + ["TOTAL", "CACHED"], widths))
             for c in checks {
-                print(pad([c.machine.name, osLine(c.machine.facts)] + columns.map { "\(c.counts[$0] ?? 0)" }
+                printTable(pad([c.machine.name, osLine(c.machine.facts)] + columns.map { "\(c.counts[$0] ?? 0)" }
                           + ["\(c.updates.count)", c.fromCache ? "yes" : "no"], widths))
             }
             guard details else { return }
             for c in checks where !c.updates.isEmpty {
-                print("\n\(c.machine.name):")
+                printTable("\n\(c.machine.name):")
                 for u in c.updates.sorted(by: { ($0.significance, $0.name) < ($1.significance, $1.name) }) {
                     let severity = u.severity.map { "/\($0)" } ?? ""
-                    print("  \(u.name):\(u.arch)  \(u.installed) -> \(u.candidate)  [\(u.significance.rawValue)\(severity)]  \(u.repository)\(u.installOnly ? "  (install beside the old one)" : "")")
-                    print("      \(u.reason)")
+                    printTable("  \(u.name):\(u.arch)  \(u.installed) -> \(u.candidate)  [\(u.significance.rawValue)\(severity)]  \(u.repository)\(u.installOnly ? "  (install beside the old one)" : "")")
+                    printTable("      \(u.reason)")
                 }
             }
         }

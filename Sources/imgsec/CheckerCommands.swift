@@ -113,7 +113,7 @@ struct RegisterCommand: AsyncParsableCommand {
         let machines = outcomes.compactMap(\.record)
         switch format {
         case .json: print(try CheckReport.json(RegisterJSON(machines: machines.map(MachineJSON.init), errors: errors)))
-        case .table: for m in machines { print("registered \(m.name)  \(CheckReport.osLine(m.facts))") }
+        case .table: for m in machines { printTable("registered \(m.name)  \(CheckReport.osLine(m.facts))") }
         }
         if errors.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
     }
@@ -196,7 +196,7 @@ struct WhyCommand: AsyncParsableCommand {
         guard let record = try await store.machine(named: machine) else {
             throw ValidationError("\(machine): no such machine in the store (see `imgsec machines`).")
         }
-        print(try await c.explain(record, package: package))
+        printTable(try await c.explain(record, package: package))
     }
 }
 
@@ -220,9 +220,9 @@ struct MachinesCommand: AsyncParsableCommand {
                 return j
             }))
         case .table:
-            print(CheckReport.pad(["MACHINE", "OS", "PACKAGES", "IMPORTED", "CHECKED"], [40, 24, 9, 21, 21]))
+            printTable(CheckReport.pad(["MACHINE", "OS", "PACKAGES", "IMPORTED", "CHECKED"], [40, 24, 9, 21, 21]))
             for s in machines {
-                print(CheckReport.pad([s.machine.name, CheckReport.osLine(s.machine.facts), "\(s.packageCount)",
+                printTable(CheckReport.pad([s.machine.name, CheckReport.osLine(s.machine.facts), "\(s.packageCount)",
                                        CheckReport.time(s.machine.importedAt), s.lastCheckedAt.map(CheckReport.time) ?? "never"], [40, 24, 9, 21, 21]))
             }
         }

@@ -32,7 +32,7 @@ struct InspectCommand: AsyncParsableCommand {
         let output = InspectOutput(machines: summaries, errors: read.failures)
         switch format {
         case .json: print(try output.json())
-        case .table: print(output.table(), terminator: "")
+        case .table: printTable(output.table(), terminator: "")
         }
         if !read.failures.isEmpty || summaries.contains(where: { !$0.errors.isEmpty }) { throw ExitCode.failure }
     }

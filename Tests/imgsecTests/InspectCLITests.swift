@@ -17,6 +17,33 @@ struct InspectCLITests {
         try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any])
     }
 
+    @Test func controlCharactersAGuestWroteAreShownEscapedInTablesAndErrorLinesAndKeptInJSON() throws {
+        let root = NSTemporaryDirectory() + "imgsec-escapes-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for dir in ["/etc/apt", "/var/lib/dpkg"] {
+            try FileManager.default.createDirectory(atPath: root + dir, withIntermediateDirectories: true)
+        }
+        // A window-title escape sequence, a bell and a right-to-left override in the OS name; a terminal reset
+        // (ESC c) in a sources.list URL (listed among the repositories).
+        let pretty = "Debian \u{1B}]0;owned\u{07}\u{202E}evil"
+        try "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"\(pretty)\"\n".write(toFile: root + "/etc/os-release", atomically: true, encoding: .utf8)
+        try "deb http://127.0.0.1:9/\u{1B}c bookworm main\n".write(toFile: root + "/etc/apt/sources.list", atomically: true, encoding: .utf8)
+        try "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"
+            .write(toFile: root + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
+
+        let table = try CLI.run(["inspect", "--root", root])
+        let shown = table.stdout + table.stderr
+        for raw: Unicode.Scalar in ["\u{1B}", "\u{07}", "\u{202E}"] {
+            #expect(!shown.unicodeScalars.contains(raw), "U+\(String(raw.value, radix: 16)) reached the terminal: \(shown.debugDescription)")
+        }
+        #expect(table.stdout.contains("Debian \\x1b]0;owned\\x07\\u{202e}evil"), "\(table.stdout)")
+        #expect(shown.contains("http://127.0.0.1:9/\\x1bc"), "\(shown)")
+
+        let json = try Self.json(try CLI.run(["inspect", "--root", root, "--format", "json"]))
+        let os = try #require(((json["machines"] as? [[String: Any]])?.first)?["os"] as? [String: Any])
+        #expect(os["productName"] as? String == pretty)
+    }
+
     @Test func noInputIsAUsageError() throws {
         let result = try CLI.run(["inspect"])
         #expect(result.status == 64)
