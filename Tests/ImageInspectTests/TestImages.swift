@@ -71,7 +71,7 @@ enum TestImages {
         let paths = batch.map(path)
         let before = sha256(paths)
         var options = InspectOptions()
-        options.stateDirectory = NSTemporaryDirectory() + "imgsec-tests-state"
+        options.stateDirectory = directory + "/state"  // the KVM verdict, kept with the test images, not in /tmp
         let outcomes = await Inspector(options: options, logger: logger).inspect(paths)
         let after = sha256(paths)
         var byName: [String: ImageOutcome] = [:]
@@ -86,7 +86,7 @@ enum TestImages {
         var options = InspectOptions()
         options.fullInspection = true
         options.allowBackingFile = true
-        options.stateDirectory = NSTemporaryDirectory() + "imgsec-tests-state"
+        options.stateDirectory = directory + "/state"  // the KVM verdict, kept with the test images, not in /tmp
         let outcomes = await Inspector(options: options, logger: logger).inspect(names.map(path))
         return Dictionary(uniqueKeysWithValues: zip(names, outcomes))
     }

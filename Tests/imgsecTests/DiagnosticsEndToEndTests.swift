@@ -88,4 +88,32 @@ import Testing
         #expect(checked.map { Self.codes($0["errors"]) } == [["repo.bad-signature"], ["repo.unreachable"]])
         #expect(checked.allSatisfy { $0["fromCache"] as? Bool == true })
     }
+
+    /// No silent "up to date": a machine with no sources, or with every source disabled, is not checked.
+    @Test func aMachineWithoutAnEnabledRepositoryIsNotCheckedRatherThanUpToDate() throws {
+        let mirror = try Mirror()
+        defer { mirror.stop() }
+        let none = try CheckerEndToEndTests.makeRoot(mirror, name: "no-sources")
+        try FileManager.default.removeItem(atPath: none + "/etc/apt/sources.list.d/debian.sources")
+        let disabled = try CheckerEndToEndTests.makeRoot(mirror, name: "disabled-sources")
+        let sources = disabled + "/etc/apt/sources.list.d/debian.sources"
+        let text = try String(contentsOfFile: sources, encoding: .utf8)
+        try text.replacingOccurrences(of: "Types: deb\n", with: "Types: deb\nEnabled: no\n").write(toFile: sources, atomically: true, encoding: .utf8)
+        let good = try CheckerEndToEndTests.makeRoot(mirror, name: "with-sources")
+        let store = mirror.tree + "/no-repositories.sqlite"
+
+        let scan = try CLI.run(["scan", "--root", none, "--root", disabled, "--root", good, "--store", store, "--format", "json"])
+        #expect(scan.status == 1, "\(scan.stderr)")
+        let machines = try #require((try Self.json(scan))["machines"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: machines.compactMap { m in (m["machine"] as? String).map { ($0, m) } })
+        #expect(Self.codes(byName[none]?["errors"]) == ["machine.no-repositories"], "\(scan.stdout)")
+        #expect(Self.codes(byName[disabled]?["errors"]) == ["machine.no-repositories"], "\(scan.stdout)")
+        #expect(Self.codes(byName[good]?["errors"]) == [], "\(scan.stdout)")
+        #expect(scan.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") && $0.contains("no enabled repository") }.count == 2,
+                "\(scan.stderr)")
+
+        // Alone, such a machine still exits 1, not 0 ("nothing pending").
+        let alone = try CLI.run(["check", none, "--store", store])
+        #expect(alone.status == 1, "\(alone.stdout)\n\(alone.stderr)")
+    }
 }

@@ -85,7 +85,7 @@ struct InspectCLITests {
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
     func anImageThroughTheCommandLine() throws {
         let result = try CLI.run(["inspect", CLI.images + "/deb11.qcow2", CLI.images + "/empty.qcow2", "--format", "json"],
-                                 environment: ["IMGSEC_CACHE_DIR": NSTemporaryDirectory() + "imgsec-cli-tests"])
+                                 environment: ["IMGSEC_CACHE_DIR": CLI.images + "/state"])
         #expect(result.status == 1)
         let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         #expect(errorLines.count == 1)

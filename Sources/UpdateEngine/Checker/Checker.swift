@@ -122,7 +122,12 @@ public final class Checker: Sendable {
                                                                fingerprint: fingerprint ?? "failed"))
             }
             let inputs = try await store.currentInputsFingerprint(forMachine: id) ?? ""
-            let failures = answer.failures.map { $0.about(machine: machine.name) }
+            var failures = answer.failures.map { $0.about(machine: machine.name) }
+            // Nothing to compare against is no answer: never report such a machine as up to date.
+            if system.repositoryKeys.isEmpty {
+                failures.append(Diagnostic(.machineNoRepositories, subject: DiagnosticSubject(machine: machine.name),
+                                           "has no enabled repository (\(type(of: system).packageManager) sources are missing or all disabled): imgsec cannot tell which updates it needs."))
+            }
             let record = ResultRecord(machineId: id, computedAt: now, expiresAt: now.addingTimeInterval(options.resultMaxAge),
                                       inputsFingerprint: inputs, updates: answer.updates, failures: failures)
             try await store.putResult(record)

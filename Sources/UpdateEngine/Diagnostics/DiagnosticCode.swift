@@ -29,6 +29,7 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let machineMissing: DiagnosticCode = "machine.missing"
     public static let machineNotRegistered: DiagnosticCode = "machine.not-registered"
     public static let machineNoPackageDatabase: DiagnosticCode = "machine.no-package-database"
+    public static let machineNoRepositories: DiagnosticCode = "machine.no-repositories"
     public static let fileTooLarge: DiagnosticCode = "file.too-large"
     public static let fileLinkLoop: DiagnosticCode = "file.link-loop"
     public static let fileUnreadable: DiagnosticCode = "file.unreadable"
@@ -65,7 +66,7 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let all: [DiagnosticCode] = [
         imageMissing, imageUnreadable, imageNotAnImage, imageUnsupportedFormat, imageBackingFile, imageNoOS, imageEncrypted,
         imageTimeout, imageReadFailed, applianceFailed, imageNote,
-        machineMissing, machineNotRegistered, machineNoPackageDatabase, fileTooLarge, fileLinkLoop, fileUnreadable, fileNote,
+        machineMissing, machineNotRegistered, machineNoPackageDatabase, machineNoRepositories, fileTooLarge, fileLinkLoop, fileUnreadable, fileNote,
         dpkgStatusMissing, dpkgStatusInvalid, dpkgStatusWarning, rpmdbInvalid, rpmdbUnsupported, rpmdbTooLarge,
         aptSourcesInvalid, aptConfigInvalid, yumConfigInvalid,
         repoUnreachable, repoNotFound, repoBadSignature, repoNotSigned, repoExpired, repoHashMismatch, repoMalformed,
