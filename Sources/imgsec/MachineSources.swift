@@ -42,7 +42,7 @@ struct MachineSources: ParsableArguments {
 enum DiagnosticOutput {
     static func write(_ diagnostics: [Diagnostic], minimum: Diagnostic.Severity = .error) {
         for d in diagnostics where d.severity >= minimum {
-            FileHandle.standardError.write(Data("\(d.severity.rawValue): \(TerminalText.escaped("\(d)"))\n".utf8))
+            FileHandle.standardError.write(Data("\(d.severity.rawValue): \(TerminalText.cut(TerminalText.escaped("\(d)")))\n".utf8))
         }
     }
 }

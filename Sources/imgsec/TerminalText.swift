@@ -30,7 +30,21 @@ enum TerminalText {
     }
 }
 
-/// Prints a line of table text (guest text escaped, line feeds kept).
+extension TerminalText {
+    /// The longest line shown in a table, in characters; a guest's 100 MB line is cut, with how much was left out.
+    static let maximumLine = 2000
+
+    /// `text` with each line longer than ``maximumLine`` cut.
+    static func cut(_ text: String) -> String {
+        guard text.utf8.count > maximumLine else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.count > maximumLine else { return String(line) }
+            return line.prefix(maximumLine) + "… (\(line.count - maximumLine) more characters)"
+        }.joined(separator: "\n")
+    }
+}
+
+/// Prints table text: guest text escaped (line feeds kept) and overlong lines cut.
 func printTable(_ text: String, terminator: String = "\n") {
-    print(TerminalText.escaped(text, keepingLines: true), terminator: terminator)
+    print(TerminalText.cut(TerminalText.escaped(text, keepingLines: true)), terminator: terminator)
 }

@@ -44,6 +44,25 @@ struct InspectCLITests {
         #expect(os["productName"] as? String == pretty)
     }
 
+    @Test func aGuestsOverlongLineIsCutInTheTableAndWholeInJSON() throws {
+        let root = NSTemporaryDirectory() + "imgsec-long-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for dir in ["/etc", "/var/lib/dpkg"] {
+            try FileManager.default.createDirectory(atPath: root + dir, withIntermediateDirectories: true)
+        }
+        let long = String(repeating: "x", count: 20_000)
+        try "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"\(long)\"\n".write(toFile: root + "/etc/os-release", atomically: true, encoding: .utf8)
+        try "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"
+            .write(toFile: root + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
+        let table = try CLI.run(["inspect", "--root", root])
+        let os = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("  os ") }, "\(table.stdout.prefix(500))")
+        #expect(os.count < 2100)
+        #expect(os.hasSuffix("more characters)"))
+        let json = try Self.json(try CLI.run(["inspect", "--root", root, "--format", "json"]))
+        let facts = try #require(((json["machines"] as? [[String: Any]])?.first)?["os"] as? [String: Any])
+        #expect(facts["productName"] as? String == long)
+    }
+
     @Test func noInputIsAUsageError() throws {
         let result = try CLI.run(["inspect"])
         #expect(result.status == 64)
