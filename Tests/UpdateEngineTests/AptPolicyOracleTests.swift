@@ -6,7 +6,7 @@ import Testing
 /// on 127.0.0.1, runs `apt-get update`, `apt list --upgradable` and `apt-cache policy`, and compares the
 /// whole upgradable set and every candidate with ``AptPolicy``.
 @Suite("Apt policy agrees with apt", .serialized,
-       .enabled(if: AptOracleTools.present, "needs apt, python3, xz and the debian-archive-keyring package"))
+       .enabled(if: Requirement.tool(AptOracleTools.present), "needs apt, python3, xz and the debian-archive-keyring package"))
 struct AptPolicyOracleTests {
 
     // MARK: The repositories

@@ -65,7 +65,7 @@ struct AptRepositoryTests {
     }
 
     @Test("gpgv accepts both real InRelease files with the Debian archive keyring",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func gpgvAcceptsRealFiles() async throws {
         let keyring = AptKeyring(name: AptRepoTree.keyring, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
         for suite in ["bookworm-updates", "bookworm-security"] {
@@ -76,7 +76,7 @@ struct AptRepositoryTests {
     }
 
     @Test("gpgv rejects an InRelease with one byte changed, naming BADSIG",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func gpgvRejectsChangedByte() async throws {
         let keyring = AptKeyring(name: "k", bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
         var bytes = try Fixtures.bytes(Self.dir + "bookworm-updates_InRelease")
@@ -88,7 +88,7 @@ struct AptRepositoryTests {
     }
 
     @Test("An armored copy of the keyring is dearmored and works the same",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func armoredKeyring() async throws {
         let r = try AptRepoTree.run("/usr/bin/gpg", ["--homedir", "/nonexistent", "--enarmor"],
                                     stdin: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
@@ -101,7 +101,7 @@ struct AptRepositoryTests {
     }
 
     @Test("One verdict cache runs gpgv once per signed text and keyring set, and a changed byte or another keyring is checked anew",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func verdictCache() async throws {
         let keyring = AptKeyring(name: "k", bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
         let removed = "/usr/share/keyrings/debian-archive-removed-keys.gpg"
@@ -200,7 +200,7 @@ struct AptRepositoryTests {
     }
 
     @Test("The loader verifies both real repositories and parses their indexes, by hash",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func loaderReal() async throws {
         let tree = try AptRepoTree()
         try tree.addRealDebian()
@@ -220,7 +220,7 @@ struct AptRepositoryTests {
     }
 
     @Test("One changed byte in the InRelease fails that repository with the signature reason",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func loaderChangedInRelease() async throws {
         let tree = try AptRepoTree()
         try tree.addRealDebian()
@@ -242,7 +242,7 @@ struct AptRepositoryTests {
     }
 
     @Test("One changed byte in a Packages file fails that index with a hash mismatch",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func loaderChangedPackages() async throws {
         let tree = try AptRepoTree()
         try tree.addRealDebian()
@@ -264,7 +264,7 @@ struct AptRepositoryTests {
     }
 
     @Test("Valid-Until is enforced unless ignored; a missing Signed-By keyring and no keyring at all are reasons",
-          .enabled(if: AptRepoTree.hasDebianKeyring, "needs the debian-archive-keyring package"))
+          .enabled(if: Requirement.tool(AptRepoTree.hasDebianKeyring), "needs the debian-archive-keyring package"))
     func loaderExpiryAndKeys() async throws {
         let tree = try AptRepoTree()
         try tree.addRealDebian()

@@ -47,7 +47,7 @@ struct DebVersionOracleTests {
     }
 
     @Test("Our ordering agrees with the real dpkg --compare-versions on 2000 real pairs",
-          .enabled(if: DebOracle.hasDpkg, "needs dpkg"))
+          .enabled(if: Requirement.tool(DebOracle.hasDpkg), "needs dpkg"))
     func debAgreesWithRealDpkg() throws {
         let all = try Self.pairs(try Self.corpus(), random: 1000)
         // Every 4th pair, so neighbours, same-name and random pairs are all sampled; 2000 in all.
@@ -75,7 +75,7 @@ struct DebVersionOracleTests {
     }
 
     @Test("Our ordering agrees with python3-apt's apt_pkg.version_compare on every generated pair",
-          .enabled(if: DebOracle.hasAptPkg, "needs python3-apt"))
+          .enabled(if: Requirement.tool(DebOracle.hasAptPkg), "needs python3-apt"))
     func debAgreesWithAptPkg() throws {
         let pairs = try Self.pairs(try Self.corpus(), random: 20000)
         #expect(pairs.count > 21000)

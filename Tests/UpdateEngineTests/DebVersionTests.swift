@@ -84,7 +84,7 @@ struct DebVersionTests {
     }
 
     @Test("The real dpkg classifies the same strings as errors and warnings, with the same words",
-          .enabled(if: DebOracle.hasDpkg, "needs dpkg"))
+          .enabled(if: Requirement.tool(DebOracle.hasDpkg), "needs dpkg"))
     func debErrorsMatchRealDpkg() throws {
         var inputs = Self.hardErrors.map(\.0) + Self.softProblems.map(\.0)
         inputs.removeAll { $0.hasPrefix("-") }  // dpkg would take them for options

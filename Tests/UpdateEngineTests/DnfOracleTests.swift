@@ -61,7 +61,7 @@ struct DnfOracleTests {
     }
 
     @Test("Our candidates equal dnf check-update's: module filtering, excludes, installonly, epochs, noarch",
-          .enabled(if: available, "needs Debian's dnf, rpm and rpmbuild"))
+          .enabled(if: Requirement.tool(available), "needs Debian's dnf, rpm and rpmbuild"))
     func agreesWithDnf() async throws {
         let work = NSTemporaryDirectory() + "imgsec-dnf-oracle-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)

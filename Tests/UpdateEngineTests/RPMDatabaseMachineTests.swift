@@ -102,7 +102,7 @@ enum RPMTool {
     }
 }
 
-@Suite("RPM SQLite databases made by rpm 4.18 read like rpm -qa", .enabled(if: RPMTool.available, "needs Debian's rpm and rpmdb"))
+@Suite("RPM SQLite databases made by rpm 4.18 read like rpm -qa", .enabled(if: Requirement.tool(RPMTool.available), "needs Debian's rpm and rpmdb"))
 struct RPMSQLiteConversionTests {
     @Test("RPM SQLite database converted from BDB by rpmdb --rebuilddb lists like rpm -qa", arguments: [
         "bdb/centos7-plain/Packages.xz", "bdb/centos8-modularitylabel/Packages.xz", "bdb/centos6-many/Packages.xz",
@@ -120,7 +120,7 @@ struct RPMSQLiteConversionTests {
     }
 
     @Test("RPM SQLite database with changes still in its -wal file reads like rpm -qa",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: RPMTool.sqlite3), "needs the sqlite3 shell"))
+          .enabled(if: Requirement.tool(FileManager.default.isExecutableFile(atPath: RPMTool.sqlite3)), "needs the sqlite3 shell"))
     func walIsApplied() throws {
         let root = try RPMTool.convertedRoot(RPMDatabaseFixture(file: "bdb/centos7-plain/Packages.xz", format: .berkeleyDB, goldens: []))
         defer { try? FileManager.default.removeItem(at: root) }

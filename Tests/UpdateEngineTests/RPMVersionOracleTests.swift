@@ -85,7 +85,7 @@ struct RPMVersionOracleTests {
     }
 
     @Test("RPM labelCompare matches python3-rpm on thousands of real EVR pairs",
-          .enabled(if: RPMOracle.python != nil, "needs Python with Debian's python3-rpm (import rpm)"))
+          .enabled(if: Requirement.tool(RPMOracle.python != nil), "needs Python with Debian's python3-rpm (import rpm)"))
     func matchesLibrpm() throws {
         let corpus = try Self.corpus()
         var byName: [String: [RPMEVR]] = [:]

@@ -51,3 +51,12 @@ enum CLI {
 
     static func fixture(_ relative: String) -> String { repository.appendingPathComponent("fixtures/" + relative).path }
 }
+
+/// Whether a test that needs a tool is run: when the tool is there — and always under `CI` or
+/// `IMGSEC_REQUIRE_IMAGES=1` (what `scripts/test.sh` sets), so that a missing tool fails the test there
+/// instead of skipping it silently.
+enum Requirement {
+    static let strict = ProcessInfo.processInfo.environment["CI"] != nil
+        || ProcessInfo.processInfo.environment["IMGSEC_REQUIRE_IMAGES"] == "1"
+    static func tool(_ present: Bool) -> Bool { present || strict }
+}

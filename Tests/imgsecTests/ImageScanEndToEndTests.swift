@@ -92,7 +92,7 @@ struct ImageScanEndToEndTests {
     /// The CentOS Stream 9 image (its rpmdb written by rpm 4.18) against the real CS9 AppStream repodata served on
     /// 127.0.0.1, compared with real `dnf check-update` on its root filesystem: module streams, an exclude, an
     /// installonly kernel, epochs.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dnf"), "needs Debian's dnf"))
+    @Test(.enabled(if: Requirement.tool(FileManager.default.isExecutableFile(atPath: "/usr/bin/dnf")), "needs Debian's dnf"))
     func scanningTheRpmImageGivesDnfsAnswer() throws {
         let repodata = CLI.fixture("repo-metadata/centos-stream-9-appstream")
         let mirror = try CheckerEndToEndTests.Mirror(root: repodata)
