@@ -70,9 +70,15 @@ rootfs() {
 deb_expected() {
   local dir=$1 name=$2
   dpkg-query --admindir="$dir/var/lib/dpkg" -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n' \
-    | awk -F'\t' '$1 ~ /^[ih]i/ { print $2 "\t" $3 "\t" $4 }' | sort > "$name.expected.tsv"
-  os_facts "$dir" > "$name.os"
+    | awk -F'\t' '$1 ~ /^[ih]i/ { print $2 "\t" $3 "\t" $4 }' | sort > "$name.expected.tsv.tmp"
+  publish "$name.expected.tsv"
+  os_facts "$dir" > "$name.os.tmp"
+  publish "$name.os"
 }
+
+# Every image, golden and intermediate is written to NAME.tmp and renamed when complete, the image last:
+# an interrupted build never leaves a file that a later run (`fresh`) takes as finished.
+publish() { mv -f "$1.tmp" "$1"; }
 
 os_facts() {
   ( . "$1/etc/os-release"; printf 'ID=%s\nVERSION_ID=%s\n' "$ID" "${VERSION_ID:-}" )
@@ -83,9 +89,10 @@ mkfs_dir() {
   local dir=$1 file=$2
   local kb
   kb=$(du -sk --exclude=.imgsec-complete "$dir" | cut -f1)
-  rm -f "$file"
-  truncate -s $(( (kb * 13 / 10 + 65536) * 1024 )) "$file"
-  mkfs.ext4 -q -F -L root -d "$dir" "$file"
+  rm -f "$file" "$file.tmp"
+  truncate -s $(( (kb * 13 / 10 + 65536) * 1024 )) "$file.tmp"
+  mkfs.ext4 -q -F -L root -d "$dir" "$file.tmp"
+  publish "$file"
 }
 
 # Partitioned disk holding filesystem images: disk_with LABELTYPE OUT FS...
@@ -118,15 +125,17 @@ rootfs bookworm rootfs-deb12 openssh-server
 if ! fresh deb12.qcow2; then
   mkfs_dir rootfs-deb12 fs-deb12.ext4
   disk_with gpt disk-deb12.img fs-deb12.ext4
-  qemu-img convert -O qcow2 disk-deb12.img deb12.qcow2.tmp && mv deb12.qcow2.tmp deb12.qcow2
-  rm -f disk-deb12.img
   deb_expected rootfs-deb12 deb12
+  qemu-img convert -O qcow2 disk-deb12.img deb12.qcow2.tmp
+  rm -f disk-deb12.img
+  publish deb12.qcow2
 fi
 [ $demo_only = 1 ] && { rm -f fs-deb12.ext4; echo "$out/deb12.qcow2"; exit 0; }
 
 if ! fresh deb12.raw; then
   [ -f fs-deb12.ext4 ] || mkfs_dir rootfs-deb12 fs-deb12.ext4
-  cp --sparse=always fs-deb12.ext4 deb12.raw
+  cp --sparse=always fs-deb12.ext4 deb12.raw.tmp
+  publish deb12.raw
   cp deb12.expected.tsv deb12-raw.expected.tsv 2>/dev/null || true
 fi
 rm -f fs-deb12.ext4
@@ -136,9 +145,10 @@ rootfs bullseye rootfs-deb11
 if ! fresh deb11.qcow2; then
   mkfs_dir rootfs-deb11 fs-deb11.ext4
   disk_with dos disk-deb11.img fs-deb11.ext4
-  qemu-img convert -O qcow2 disk-deb11.img deb11.qcow2
-  rm -f disk-deb11.img fs-deb11.ext4
   deb_expected rootfs-deb11 deb11
+  qemu-img convert -O qcow2 disk-deb11.img deb11.qcow2.tmp
+  rm -f disk-deb11.img fs-deb11.ext4
+  publish deb11.qcow2
 fi
 
 # rpm family: real rpm databases from fixtures/rpmdb with a matching release and repositories.
@@ -160,11 +170,13 @@ if ! fresh mariner.qcow2; then
   echo "CBL-Mariner release 2.0.20220226 (Mariner)" > rootfs-mariner/etc/mariner-release
   mkfs_dir rootfs-mariner fs-mariner.ext4
   disk_with gpt disk-mariner.img fs-mariner.ext4
-  qemu-img convert -O qcow2 disk-mariner.img mariner.qcow2
-  rm -f disk-mariner.img fs-mariner.ext4
   grep -v '^#' "$repo/fixtures/rpmdb/sqlite/cbl-mariner-2.0/listed.rpm418.tsv" | awk -F'\t' '$1 != "gpg-pubkey" {
-    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > mariner.expected.tsv
-  os_facts rootfs-mariner > mariner.os
+    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > mariner.expected.tsv.tmp
+  publish mariner.expected.tsv
+  os_facts rootfs-mariner > mariner.os.tmp; publish mariner.os
+  qemu-img convert -O qcow2 disk-mariner.img mariner.qcow2.tmp
+  rm -f disk-mariner.img fs-mariner.ext4
+  publish mariner.qcow2
 fi
 if ! fresh centos7.raw; then
   rpm_root rootfs-centos7 "$repo/fixtures/images/centos7/os-release" \
@@ -172,11 +184,13 @@ if ! fresh centos7.raw; then
   echo "CentOS Linux release 7.9.2009 (Core)" > rootfs-centos7/etc/centos-release
   ln -s centos-release rootfs-centos7/etc/redhat-release
   mkfs_dir rootfs-centos7 fs-centos7.ext4
-  disk_with dos centos7.raw fs-centos7.ext4
-  rm -f fs-centos7.ext4
   grep -v '^#' "$repo/fixtures/rpmdb/bdb/centos7-plain/listed.rpm418.tsv" | awk -F'\t' '$1 != "gpg-pubkey" {
-    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > centos7.expected.tsv
-  os_facts rootfs-centos7 > centos7.os
+    v = ($2 != "" ? $2 ":" : "") $3 "-" $4; print $1 "\t" v "\t" $5 }' | sort > centos7.expected.tsv.tmp
+  publish centos7.expected.tsv
+  os_facts rootfs-centos7 > centos7.os.tmp; publish centos7.os
+  disk_with dos centos7.raw.tmp fs-centos7.ext4
+  rm -f fs-centos7.ext4
+  publish centos7.raw
 fi
 # CentOS Stream 9: tiny packages built with rpmbuild, installed into the root's database with rpm --justdb.
 if ! fresh cs9.qcow2; then
@@ -203,20 +217,23 @@ if ! fresh cs9.qcow2; then
   printf 'LABEL=root / ext4 defaults 1 1\n' > rootfs-cs9/etc/fstab
   echo "CentOS Stream release 9" > rootfs-cs9/etc/centos-release
   HOME="$PWD/cs9-build/home" rpm --root "$PWD/rootfs-cs9" --dbpath /var/lib/rpm -qa --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n' \
-    | sed 's/\t0:/\t/' | sort > cs9.expected.tsv
-  os_facts rootfs-cs9 > cs9.os
+    | sed 's/\t0:/\t/' | sort > cs9.expected.tsv.tmp
+  publish cs9.expected.tsv
+  os_facts rootfs-cs9 > cs9.os.tmp; publish cs9.os
   mkfs_dir rootfs-cs9 fs-cs9.ext4
   disk_with gpt disk-cs9.img fs-cs9.ext4
-  qemu-img convert -O qcow2 disk-cs9.img cs9.qcow2
+  qemu-img convert -O qcow2 disk-cs9.img cs9.qcow2.tmp
   rm -rf disk-cs9.img fs-cs9.ext4 cs9-build
+  publish cs9.qcow2
 fi
 
 if ! fresh two-roots.qcow2; then
   mkfs_dir rootfs-deb11 fs-a.ext4
   mkfs_dir rootfs-centos7 fs-b.ext4
   disk_with gpt two-roots.img fs-a.ext4 fs-b.ext4
-  qemu-img convert -O qcow2 two-roots.img two-roots.qcow2
+  qemu-img convert -O qcow2 two-roots.img two-roots.qcow2.tmp
   rm -f two-roots.img fs-a.ext4 fs-b.ext4
+  publish two-roots.qcow2
 fi
 
 # LVM needs device-mapper: libguestfs's appliance builds it.
@@ -239,7 +256,7 @@ umount-all
 EOF_GF
   guestfish -f build-lvm.gf
   rm -f build-lvm.gf
-  mv deb12-lvm.qcow2.tmp deb12-lvm.qcow2
+  publish deb12-lvm.qcow2
   rm -f rootfs-deb12.tar
 fi
 
@@ -248,11 +265,12 @@ if ! fresh luks.qcow2; then
   rm -f luks.fs; truncate -s 32M luks.fs
   printf 'imgsec-test' | cryptsetup luksFormat --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 luks.fs -
   disk_with gpt luks.img luks.fs
-  qemu-img convert -O qcow2 luks.img luks.qcow2
+  qemu-img convert -O qcow2 luks.img luks.qcow2.tmp
   rm -f luks.fs luks.img
+  publish luks.qcow2
 fi
 
-fresh empty.qcow2 || qemu-img create -q -f qcow2 empty.qcow2 256M
+fresh empty.qcow2 || { qemu-img create -q -f qcow2 empty.qcow2.tmp 256M && publish empty.qcow2; }
 rm -f backing.qcow2; qemu-img create -q -f qcow2 -b deb12.qcow2 -F qcow2 backing.qcow2
 echo "this is not a disk image" > notimage.img
 # A frozen copy of the indexes the Debian images use, served on 127.0.0.1 by the end-to-end tests.
