@@ -18,9 +18,13 @@ struct MachineSources: ParsableArguments {
     @Option(name: .long, help: "Most drives per appliance launch (1–255).")
     var maxDrives: Int = 40
 
+    @Option(name: .long, help: ArgumentHelp("Seconds an appliance may take to start before it is stopped (default: 60 + 2 per drive under KVM, 300 + 6 per drive under TCG).", valueName: "seconds"))
+    var launchTimeout: Double?
+
     func validate() throws {
         if images.isEmpty && root.isEmpty { throw ValidationError("Name at least one image or --root directory.") }
         if maxDrives < 1 || maxDrives > 255 { throw ValidationError("--max-drives must be between 1 and 255.") }
+        if let t = launchTimeout, !(t > 0 && t <= 86_400) { throw ValidationError("--launch-timeout must be more than 0 and at most 86400 seconds.") }
     }
 
     var sources: [MachineSource] { root.map(MachineSource.root) + images.map(MachineSource.image) }
@@ -30,6 +34,7 @@ struct MachineSources: ParsableArguments {
         options.inspect.allowBackingFile = allowBackingFile
         options.inspect.fullInspection = fullInspection
         options.inspect.maxDrivesPerAppliance = maxDrives
+        options.inspect.launchTimeLimit = launchTimeout
         options.inspect.applianceCacheDirectory = Paths.applianceCacheDirectory
         options.inspect.stateDirectory = Paths.cacheDirectory
         options.inspect.verbose = verbose

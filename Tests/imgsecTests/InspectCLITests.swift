@@ -63,6 +63,23 @@ struct InspectCLITests {
         #expect(facts["productName"] as? String == long)
     }
 
+    /// `--launch-timeout` reaches the watchdog: under TCG an appliance needs ~15 s to start, so 1 s always runs out.
+    @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
+    func anApplianceThatDoesNotStartWithinTheLaunchTimeoutIsStoppedWithItsCode() throws {
+        let started = Date()
+        let result = try CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", "1", "--format", "json"],
+                                 environment: ["IMGSEC_CACHE_DIR": CLI.images + "/state"])
+        #expect(result.status == 1, "\(result.stderr)")
+        let errors = try #require(try Self.json(result)["errors"] as? [[String: Any]], "\(result.stdout)")
+        #expect(errors.compactMap { $0["code"] as? String } == ["image.timeout"], "\(result.stdout)")
+        #expect(result.stderr.contains("appliance launch did not finish within 1 s"), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 60)
+        for bad in ["0", "-3", "nan"] {
+            let usage = try CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", bad])
+            #expect(usage.status == 64, "--launch-timeout \(bad): \(usage.stderr)")
+        }
+    }
+
     @Test func noInputIsAUsageError() throws {
         let result = try CLI.run(["inspect"])
         #expect(result.status == 64)
