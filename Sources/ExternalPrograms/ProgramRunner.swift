@@ -114,9 +114,6 @@ public struct ProgramError: Error, Sendable, Hashable, CustomStringConvertible {
 /// asynchronously). A cancelled caller stops the program the same way a time-out does.
 public enum ProgramRunner {
     /// Runs `program` to its end and returns what it printed, whatever its exit status.
-    public static func run(_ program: ExternalProgram) async throws(ProgramError) -> ProgramOutput {
-        try await run(program, stopWhen: nil)
-    }
 
     /// Runs `program` until `stopWhen` is true of everything it printed on stdout so far, then stops it;
     /// returns nil when the program ended (or its time ran out) first. For a program that is watched, not
@@ -151,7 +148,8 @@ public enum ProgramRunner {
         }
     }
 
-    private static func run(_ program: ExternalProgram, stopWhen: Never?) async throws(ProgramError) -> ProgramOutput {
+    /// Runs `program` to its end and returns what it printed, whatever its exit status.
+    public static func run(_ program: ExternalProgram) async throws(ProgramError) -> ProgramOutput {
         try checkExecutable(program)
         let config = Configuration(executable: .path(FilePath(program.executable)), arguments: Arguments(program.arguments),
                                    environment: .custom(environment(program)), platformOptions: platformOptions())

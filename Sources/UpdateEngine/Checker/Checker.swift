@@ -83,7 +83,7 @@ public final class Checker: Sendable {
     /// Answers for each machine: from the result cache when the answer is fresh (unexpired, and neither the
     /// machine nor any of its repositories changed since), else computed and stored. `force` skips the cache.
     /// `parsed` holds machines already parsed in this run, by name (so `scan` parses each file once).
-    /// Machines are checked concurrently, a few more at a time than there are cores (a machine waits on the
+    /// Machines are checked concurrently, 8 per core (a machine waits on the
     /// store and on repository loads between its parsing and its decision); the answers keep the input order.
     public func check(_ machines: [MachineRecord], force: Bool = false, parsed: [String: ParsedMachine] = [:]) async -> [MachineCheck] {
         let width = max(2, 8 * ProcessInfo.processInfo.activeProcessorCount)

@@ -305,31 +305,23 @@ public struct DpkgStatus: Sendable, Hashable {
         let raw: Deb822Reader.RawParagraph
         var line: Int { raw.line }
         /// The first field of each name, found in one pass.
-        private var found: (Int, Int, Int, Int, Int, Int, Int) = (-1, -1, -1, -1, -1, -1, -1)
+        private let found: [Int]
 
         init(reader: Deb822Reader, raw: Deb822Reader.RawParagraph) {
             self.reader = reader
             self.raw = raw
-            var found = [Int](repeating: -1, count: 7)
+            var found = [Int](repeating: -1, count: Name.allCases.count)
             for (i, f) in raw.fields.enumerated() {
                 for n in Name.allCases where found[n.rawValue] < 0 && reader.name(of: f, is: n.text) {
                     found[n.rawValue] = i
                     break
                 }
             }
-            self.found = (found[0], found[1], found[2], found[3], found[4], found[5], found[6])
+            self.found = found
         }
 
         func field(_ name: Name) -> Deb822Reader.RawField? {
-            let i = switch name {
-            case .package: found.0
-            case .status: found.1
-            case .version: found.2
-            case .architecture: found.3
-            case .multiArch: found.4
-            case .source: found.5
-            case .essential: found.6
-            }
+            let i = found[name.rawValue]
             return i < 0 ? nil : raw.fields[i]
         }
         subscript(_ name: Name) -> String? { field(name).map(reader.value(of:)) }
