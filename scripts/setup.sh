@@ -12,7 +12,7 @@ source "$here/lib.sh"
 
 imgsec_apt_install \
   libguestfs-dev libguestfs-tools libguestfs-xfs linux-image-amd64 supermin qemu-system-x86 qemu-utils \
-  libsqlite3-dev libxml2-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev libssl-dev libcurl4 pkg-config \
+  libsqlite3-dev libxml2 zlib1g-dev liblzma-dev libzstd-dev libbz2-dev libssl3 libcurl4 pkg-config \
   debootstrap gpgv gpg debian-archive-keyring nmap xz-utils zstd bzip2 fdisk e2fsprogs lvm2 cryptsetup-bin dpkg-dev rpm dnf python3-rpm python3-apt sqlite3
 
 # libguestfs builds its appliance (supermin) on first use: do it now, under TCG, so the first inspection

@@ -79,7 +79,7 @@ enum CheckReport {
             let rows = checks.map { c in
                 CheckJSON(machine: c.machine.name, os: osLine(c.machine.facts),
                           counts: Dictionary(uniqueKeysWithValues: columns.map { ($0.rawValue, c.counts[$0] ?? 0) }),
-                          total: c.updates.count, fromCache: c.fromCache, computedAt: c.computedAt, errors: c.failures,
+                          total: c.total, fromCache: c.fromCache, computedAt: c.computedAt, errors: c.failures,
                           updates: details ? c.updates.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) } : nil)
             }
             print((try? json(ChecksJSON(machines: rows, errors: errors))) ?? "{}")
@@ -88,7 +88,7 @@ enum CheckReport {
             printTable(pad(["MACHINE", "OS"] + columns.map { $0.rawValue.uppercased() } + ["TOTAL", "CACHED"], widths))
             for c in checks {
                 printTable(pad([c.machine.name, osLine(c.machine.facts)] + columns.map { "\(c.counts[$0] ?? 0)" }
-                          + ["\(c.updates.count)", c.fromCache ? "yes" : "no"], widths))
+                          + ["\(c.total)", c.fromCache ? "yes" : "no"], widths))
             }
             guard details else { return }
             for c in checks where !c.updates.isEmpty {

@@ -4,24 +4,14 @@ import Logging
 import Pipeline
 import UpdateEngine
 
-/// Where the store is and how repositories are fetched.
-struct CheckerOptionsGroup: ParsableArguments {
-    @Option(name: .long, help: "The store (default: $IMGSEC_STORE, else $XDG_DATA_HOME/imgsec/imgsec.sqlite).")
+/// Where the store is and how repositories are fetched: the values, without ArgumentParser (so that
+/// ``QuickStart`` can fill them too). The defaults here are the options' defaults.
+struct CheckerSettings: Equatable {
     var store: String?
-
-    @Option(name: .long, help: "How long fetched repository files and computed answers are reused: 90s, 30m, 4h, 1d.")
-    var repoMaxAge: String = "4h"
-
-    @Option(name: .long, help: "Rewrite repository URLs: FROM=TO (prefix). Repeatable.")
+    var repoMaxAge = "4h"
     var mirror: [String] = []
-
-    @Option(name: .long, help: "A file of FROM=TO mirror rules, one per line (default: $XDG_CONFIG_HOME/imgsec/mirrors if it exists).")
     var mirrorFile: String?
-
-    @Flag(name: .long, help: "Accept apt Release files past their Valid-Until.")
     var ignoreValidUntil = false
-
-    @Flag(name: .long, help: "Never use the network: answer from the repository cache only.")
     var offline = false
 
     var storePath: String { store ?? SQLiteUpdateStore.defaultPath() }
@@ -36,7 +26,7 @@ struct CheckerOptionsGroup: ParsableArguments {
     func mirrorRules() throws -> MirrorRules {
         var rules = try MirrorRules(parsing: mirror)
         let env = ProcessInfo.processInfo.environment
-        let defaultFile = (env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.config") + "/imgsec/mirrors"
+        let defaultFile = (env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? Paths.homeDirectory + "/.config") + "/imgsec/mirrors"
         let file = mirrorFile ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil)
         if let file {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
@@ -56,6 +46,38 @@ struct CheckerOptionsGroup: ParsableArguments {
         options.resultMaxAge = maxAge
         options.ignoreValidUntil = ignoreValidUntil
         return (Checker(store: store, fetcher: fetcher, options: options, logger: logger), store)
+    }
+}
+
+/// Where the store is and how repositories are fetched: the options.
+struct CheckerOptionsGroup: ParsableArguments {
+    @Option(name: .long, help: "The store (default: $IMGSEC_STORE, else $XDG_DATA_HOME/imgsec/imgsec.sqlite).")
+    var store: String?
+
+    @Option(name: .long, help: "How long fetched repository files and computed answers are reused: 90s, 30m, 4h, 1d.")
+    var repoMaxAge: String = CheckerSettings().repoMaxAge
+
+    @Option(name: .long, help: "Rewrite repository URLs: FROM=TO (prefix). Repeatable.")
+    var mirror: [String] = []
+
+    @Option(name: .long, help: "A file of FROM=TO mirror rules, one per line (default: $XDG_CONFIG_HOME/imgsec/mirrors if it exists).")
+    var mirrorFile: String?
+
+    @Flag(name: .long, help: "Accept apt Release files past their Valid-Until.")
+    var ignoreValidUntil = false
+
+    @Flag(name: .long, help: "Never use the network: answer from the repository cache only.")
+    var offline = false
+
+    var settings: CheckerSettings {
+        CheckerSettings(store: store, repoMaxAge: repoMaxAge, mirror: mirror, mirrorFile: mirrorFile,
+                        ignoreValidUntil: ignoreValidUntil, offline: offline)
+    }
+
+    var storePath: String { settings.storePath }
+
+    func makeChecker(logger: Logger) throws -> (Checker, SQLiteUpdateStore) {
+        try settings.makeChecker(logger: logger)
     }
 }
 
@@ -90,7 +112,7 @@ enum CheckExit {
 
     static func code(_ checks: [MachineCheck], errors: [Diagnostic]) -> ExitCode {
         if errors.contains(where: { $0.severity == .error }) || checks.contains(where: \.failed) { return .failure }
-        if checks.contains(where: { !$0.updates.isEmpty }) { return ExitCode(pending) }
+        if checks.contains(where: { $0.total > 0 }) { return ExitCode(pending) }
         return .success
     }
 }
@@ -133,12 +155,34 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output format: table or json.") var format: OutputFormat = .table
     @OptionGroup var global: GlobalOptions
 
+    var request: CheckRequest {
+        CheckRequest(machines: machines, all: all, details: details, refresh: refresh, checker: checker.settings,
+                     format: format, log: global.settings)
+    }
+
+    func validate() throws { try request.validate() }
+
+    func run() async throws { try await request.run() }
+}
+
+/// What `imgsec check` was asked, read by ArgumentParser (``CheckCommand``) or by ``QuickStart``.
+struct CheckRequest: Equatable {
+    var machines: [String] = []
+    var all = false
+    var details = false
+    var refresh = false
+    var checker = CheckerSettings()
+    var format = OutputFormat.table
+    var log = LogSettings()
+
     func validate() throws {
         if machines.isEmpty && !all { throw ValidationError("Name machines, or pass --all.") }
     }
 
-    func run() async throws {
-        let logger = global.bootstrapLogging()
+    /// `note` is logged at debug level once logging is set up.
+    func run(note: String? = nil) async throws {
+        let logger = log.bootstrapLogging()
+        if let note { logger.debug("\(note)") }
         let (c, store) = try checker.makeChecker(logger: logger)
         var records: [MachineRecord] = []
         var errors: [Diagnostic] = []
@@ -153,7 +197,7 @@ struct CheckCommand: AsyncParsableCommand {
                 }
             }
         }
-        let checks = await c.check(records, force: refresh)
+        let checks = await c.check(records, force: refresh, detail: details ? .updates : .counts)
         CheckReport.emit(checks, errors: errors, details: details, format: format)
         throw CheckExit.code(checks, errors: errors)
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 
-@main
 struct IMGSec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgsec",
@@ -20,6 +19,16 @@ struct GlobalOptions: ParsableArguments {
     var verbose: Int
 
     @Flag(name: .shortAndLong, help: "Only errors on stderr.")
+    var quiet = false
+
+    var settings: LogSettings { LogSettings(verbose: verbose, quiet: quiet) }
+
+    func bootstrapLogging() -> Logger { settings.bootstrapLogging() }
+}
+
+/// How much is logged on stderr: the values of ``GlobalOptions``.
+struct LogSettings: Equatable {
+    var verbose = 0
     var quiet = false
 
     /// Sets up swift-log once: logs go to stderr, results to stdout.
@@ -43,8 +52,13 @@ enum Paths {
     static var cacheDirectory: String {
         let env = ProcessInfo.processInfo.environment
         if let dir = env["IMGSEC_CACHE_DIR"], !dir.isEmpty { return dir }
-        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
+        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (homeDirectory + "/.cache")
         return base + "/imgsec"
+    }
+
+    /// `$HOME`, else the password database's entry (which costs a read of nsswitch.conf and /etc/passwd).
+    static var homeDirectory: String {
+        ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
     }
 
     /// libguestfs's appliance cache: `LIBGUESTFS_CACHEDIR`, else `/var/tmp` (libguestfs's own default, where

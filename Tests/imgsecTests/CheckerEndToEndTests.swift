@@ -171,6 +171,88 @@ import Testing
         #expect(refreshed.stderr.contains("error: \(root)"))
     }
 
+    /// The libraries the dynamic loader opened, as `LD_DEBUG=files` reports them in `directory` (one file per process).
+    static func loadedLibraries(in directory: String) throws -> String {
+        try FileManager.default.contentsOfDirectory(atPath: directory).map {
+            (try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8)) ?? ""
+        }.joined().split(separator: "\n").filter { $0.contains("file=") }.joined(separator: "\n")
+    }
+
+    @Test func aCachedCheckWithoutDetailsGivesTheFullAnswersCountsAndLoadsNeitherCurlNorCryptoNorXML() throws {
+        let mirror = try Mirror()
+        let root = try Self.makeRoot(mirror)
+        let store = mirror.tree + "/store.sqlite"
+        let scanTrace = mirror.tree + "/ld-scan", checkTrace = mirror.tree + "/ld-check"
+        for d in [scanTrace, checkTrace] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"],
+                               environment: ["LD_DEBUG": "files", "LD_DEBUG_OUTPUT": scanTrace + "/ld"])
+        #expect(scan.status == 100, "\(scan.stderr)")
+        // The control: the scan downloads and hashes, and the trace shows it.
+        let scanLibraries = try Self.loadedLibraries(in: scanTrace)
+        #expect(scanLibraries.contains("libcurl.so.4") && scanLibraries.contains("libcrypto.so.3"), "\(scanLibraries)")
+        mirror.stop()
+        let check = try CLI.run(["check", root, "--format", "json", "--store", store, "--ignore-valid-until"],
+                                environment: ["LD_DEBUG": "files", "LD_DEBUG_OUTPUT": checkTrace + "/ld"])
+        #expect(check.status == 100, "\(check.stderr)")
+        let full = try #require(try Self.updates(scan).machines.first)
+        let cached = try #require(try Self.updates(check).machines.first)
+        #expect(cached["fromCache"] as? Bool == true)
+        #expect(cached["updates"] == nil)
+        let fullUpdates = try #require(full["updates"] as? [[String: Any]])
+        #expect(cached["total"] as? Int == fullUpdates.count && fullUpdates.count > 0)
+        var perSignificance: [String: Int] = [:]
+        for u in fullUpdates { perSignificance[u["significance"] as? String ?? "?", default: 0] += 1 }
+        let counts = try #require(cached["counts"] as? [String: Int])
+        #expect(counts.filter { $0.value > 0 } == perSignificance, "\(counts) vs \(perSignificance)")
+        let checkLibraries = try Self.loadedLibraries(in: checkTrace)
+        #expect(checkLibraries.contains("libsqlite3"), "the trace is empty: \(checkLibraries)")
+        for library in ["libcurl", "libcrypto", "libxml2", "libguestfs", "libicu"] {
+            #expect(!checkLibraries.contains(library), "\(library) loaded by a cached check:\n\(checkLibraries)")
+        }
+    }
+
+    /// `check` command lines are read without ArgumentParser when they can be (`Sources/imgsec/QuickStart.swift`):
+    /// each answer must be exactly ArgumentParser's, which reads the `--option=value` spelling of the same line.
+    @Test func theQuickCommandLineScannerAnswersExactlyAsArgumentParserDoes() throws {
+        let mirror = try Mirror()
+        let root = try Self.makeRoot(mirror)
+        let store = mirror.tree + "/store.sqlite"
+        let scan = try CLI.run(["scan", "--root", root, "--store", store, "--ignore-valid-until", "-q"])
+        #expect(scan.status == 100, "\(scan.stderr)")
+        mirror.stop()
+        let note = "command line read by the quick scanner"
+        let pairs: [([String], [String])] = [
+            (["check", root, "--store", store, "--ignore-valid-until"], ["check", root, "--store=\(store)", "--ignore-valid-until"]),
+            (["check", "--all", "--format", "json", "--store", store], ["check", "--all", "--format=json", "--store=\(store)"]),
+            (["check", root, "--details", "-q", "--store", store], ["check", root, "--details", "--quiet", "--store=\(store)"]),
+            (["check", root, "--offline", "--repo-max-age", "1d", "--store", store], ["check", root, "--offline", "--repo-max-age=1d", "--store=\(store)"]),
+            (["check", "no-such-machine", root, "--store", store], ["check", "no-such-machine", root, "--store=\(store)"]),
+            (["check", root, "--repo-max-age", "soon", "--store", store], ["check", root, "--repo-max-age=soon", "--store=\(store)"]),
+        ]
+        for (quick, parsed) in pairs {
+            let a = try CLI.run(quick), b = try CLI.run(parsed)
+            #expect(a.status == b.status && a.stdout == b.stdout && a.stderr == b.stderr,
+                    "\(quick): \(a.status) \(a.stdout) \(a.stderr)\nvs \(parsed): \(b.status) \(b.stdout) \(b.stderr)")
+            #expect(!a.stdout.isEmpty || !a.stderr.isEmpty)
+        }
+        // The quick scanner did read the first spelling, and ArgumentParser the second.
+        #expect(try CLI.run(["check", root, "-v", "--store", store]).stderr.contains(note))
+        #expect(!(try CLI.run(["check", root, "-v", "--store=\(store)"]).stderr.contains(note)))
+        // Lines it does not know go to ArgumentParser: usage errors (64) and help stay ArgumentParser's.
+        for (line, status, text) in [(["check", "--store", store], Int32(64), "Name machines, or pass --all."),
+                                     (["check", root, "--bogus", "--store", store], 64, "Unknown option '--bogus'"),
+                                     (["check", root, "--format", "yaml", "--store", store], 64, "yaml"),
+                                     (["check", root, "--all", "--all", "--store", store], -1, ""),
+                                     (["check", "--help"], 0, "USAGE: imgsec check")] {
+            let r = try CLI.run(line + ["-v"])
+            #expect(!r.stderr.contains(note), "\(line) was read by the quick scanner")
+            if status >= 0 {
+                #expect(r.status == status, "\(line): \(r.status) \(r.stderr)")
+                #expect((r.stdout + r.stderr).contains(text), "\(line): \(r.stdout) \(r.stderr)")
+            }
+        }
+    }
+
     @Test func expiredIndexesAreRevalidatedWithConditionalRequestsNotDownloadedAgain() throws {
         let mirror = try Mirror()
         let root = try Self.makeRoot(mirror)

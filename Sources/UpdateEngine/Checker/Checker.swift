@@ -12,10 +12,26 @@ public struct CheckerOptions: Sendable {
     public init() {}
 }
 
+/// What a caller needs of each answer.
+public enum CheckDetail: Sendable {
+    /// Counts per significance, the total and the failures. A fresh cached answer is then read from the stored
+    /// counts and its update list is not decoded (``MachineCheck/updates`` stays empty): the cheapest answer,
+    /// what `imgsec check` prints without `--details`.
+    case counts
+    /// Every pending update.
+    case updates
+}
+
 /// The answer for one machine: its pending updates and what could not be checked.
 public struct MachineCheck: Sendable {
     public var machine: MachineRecord
+    /// Every pending update; empty when the answer was read from the cache with ``CheckDetail/counts``
+    /// (``total`` and ``counts`` always hold the answer).
     public var updates: [PendingUpdate]
+    /// Pending updates per significance.
+    public var counts: [Significance: Int]
+    /// All pending updates: zero means up to date.
+    public var total: Int
     /// Repositories (or the machine itself) that failed, each with its code.
     public var failures: [Diagnostic]
     /// True when the answer came from the result cache.
@@ -23,18 +39,21 @@ public struct MachineCheck: Sendable {
     public var computedAt: Date
 
     public init(machine: MachineRecord, updates: [PendingUpdate], failures: [Diagnostic], fromCache: Bool, computedAt: Date) {
-        self.machine = machine
+        var counts: [Significance: Int] = [:]
+        for u in updates { counts[u.significance, default: 0] += 1 }
+        self.init(machine: machine, counts: counts, total: updates.count, failures: failures, fromCache: fromCache, computedAt: computedAt)
         self.updates = updates
+    }
+
+    /// An answer known only by its counts.
+    public init(machine: MachineRecord, counts: [Significance: Int], total: Int, failures: [Diagnostic], fromCache: Bool, computedAt: Date) {
+        self.machine = machine
+        self.updates = []
+        self.counts = counts
+        self.total = total
         self.failures = failures
         self.fromCache = fromCache
         self.computedAt = computedAt
-    }
-
-    /// Pending updates per significance.
-    public var counts: [Significance: Int] {
-        var out: [Significance: Int] = [:]
-        for u in updates { out[u.significance, default: 0] += 1 }
-        return out
     }
 
     /// True when a failure is an error (a warning, such as a skippable dnf repository, still lets the answer stand).
@@ -83,16 +102,32 @@ public final class Checker: Sendable {
     /// Answers for each machine: from the result cache when the answer is fresh (unexpired, and neither the
     /// machine nor any of its repositories changed since), else computed and stored. `force` skips the cache.
     /// `parsed` holds machines already parsed in this run, by name (so `scan` parses each file once).
+    /// With `detail: .counts`, fresh cached answers without failures come from the stored counts in one store
+    /// call, their update lists undecoded.
     /// Machines are checked concurrently, 8 per core (a machine waits on the
     /// store and on repository loads between its parsing and its decision); the answers keep the input order.
-    public func check(_ machines: [MachineRecord], force: Bool = false, parsed: [String: ParsedMachine] = [:]) async -> [MachineCheck] {
-        let width = max(2, 8 * ProcessInfo.processInfo.activeProcessorCount)
+    public func check(_ machines: [MachineRecord], force: Bool = false, detail: CheckDetail = .updates,
+                      parsed: [String: ParsedMachine] = [:]) async -> [MachineCheck] {
         var out = [MachineCheck?](repeating: nil, count: machines.count)
+        if !force, detail == .counts {
+            let now = Date()
+            let ids = machines.compactMap(\.id)
+            if let stored = try? await store.counts(for: ids, at: now) {
+                let byId = Dictionary(stored.map { ($0.machineId, $0) }, uniquingKeysWith: { a, _ in a })
+                for (i, machine) in machines.enumerated() {
+                    guard let id = machine.id, let c = byId[id], c.state == .fresh, c.failureCount == 0, let at = c.computedAt else { continue }
+                    out[i] = MachineCheck(machine: machine, counts: c.counts, total: c.total, failures: [], fromCache: true, computedAt: at)
+                }
+            }
+        }
+        let todo = out.indices.filter { out[$0] == nil }
+        guard !todo.isEmpty else { return out.compactMap { $0 } }
+        let width = max(2, 8 * ProcessInfo.processInfo.activeProcessorCount)
         await withTaskGroup(of: (Int, MachineCheck).self) { group in
             var next = 0
             func start() {
-                guard next < machines.count else { return }
-                let (i, machine) = (next, machines[next])
+                guard next < todo.count else { return }
+                let (i, machine) = (todo[next], machines[todo[next]])
                 next += 1
                 group.addTask { (i, await self.check(machine, force: force, parsed: parsed[machine.name])) }
             }

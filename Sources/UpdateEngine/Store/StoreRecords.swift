@@ -204,11 +204,13 @@ public struct MachineCounts: Sendable, Hashable {
 public enum InputsFingerprint {
     /// Combines the machine's ``MachineRecord/contentFingerprint`` with the fingerprint of each repository
     /// key (nil: not in the repository cache). Order and duplicates of `repositories` do not matter.
+    /// The parts are digests already, so the combination is their canonical text, compared as it is: deciding
+    /// whether a cached answer is fresh needs no digest (and no libcrypto) at all.
     public static func compute(machine: String, repositories: [String: String?]) -> String {
         var text = "machine \(machine)\n"
         for key in repositories.keys.sorted() {
             text += "repo \(key.count):\(key) \((repositories[key] ?? nil) ?? "-")\n"
         }
-        return SHA256Hasher.hex(of: Array(text.utf8))
+        return text
     }
 }

@@ -74,7 +74,8 @@ protocol XMLEventHandler: AnyObject {
 /// "billion laughs" documents read as errors or as text without the entity, never as file contents.
 /// The corresponding libxml2 calls are `xmlCreatePushParserCtxt` and `xmlParseChunk`.
 final class XMLStreamReader {
-    private let ctxt: xmlParserCtxtPtr
+    private let api: cxml_api
+    private let ctxt: OpaquePointer
     private let source: String
     private let box: HandlerBox
 
@@ -87,8 +88,12 @@ final class XMLStreamReader {
     init(handler: XMLEventHandler, source: String) throws(XMLReadError) {
         self.source = source
         box = HandlerBox(handler)
-        var sax = xmlSAXHandler()
-        sax.initialized = 0xDEEDBEAF  // XML_SAX2_MAGIC: use the namespace-aware callbacks
+        switch Self.library {
+        case .success(let table): api = table
+        case .failure(let reason): throw XMLReadError(source: source, line: 0, detail: reason.detail)
+        }
+        var sax = cxml_sax_handler()
+        sax.initialized = CXML_SAX2_MAGIC  // use the namespace-aware callbacks
         sax.startElementNs = { ctx, localname, _, _, _, _, nbAttributes, _, attributes in
             guard let ctx, let localname else { return }
             let box = Unmanaged<HandlerBox>.fromOpaque(ctx).takeUnretainedValue()
@@ -120,16 +125,34 @@ final class XMLStreamReader {
         sax.unparsedEntityDecl = nil
 
         let userData = Unmanaged.passUnretained(box).toOpaque()
-        guard let ctxt = xmlCreatePushParserCtxt(&sax, userData, nil, 0, source) else {
+        guard let ctxt = api.CreatePushParserCtxt(&sax, userData, nil, 0, source) else {
             throw XMLReadError(source: source, line: 0, detail: "libxml2 cannot create a parser")
         }
         self.ctxt = ctxt
-        xmlCtxtUseOptions(ctxt, Int32(XML_PARSE_NONET.rawValue) | Int32(XML_PARSE_NOCDATA.rawValue)
-                          | Int32(XML_PARSE_NOERROR.rawValue) | Int32(XML_PARSE_NOWARNING.rawValue))
+        _ = api.CtxtUseOptions(ctxt, CXML_PARSE_NONET | CXML_PARSE_NOCDATA | CXML_PARSE_NOERROR | CXML_PARSE_NOWARNING)
     }
 
     deinit {
-        xmlFreeParserCtxt(ctxt)
+        api.FreeParserCtxt(ctxt)
+    }
+
+    private struct LoadFailure: Error { var detail: String }
+
+    /// libxml2's entry points, looked up once per process on the first document.
+    /// Immutable once initialised: a table of function addresses, safe to read from any thread.
+    private static let library = Result { () throws(LoadFailure) -> cxml_api in
+        let name = "libxml2.so.2"
+        guard let library = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "not found"
+            throw LoadFailure(detail: "cannot load \(name) (\(reason)); install libxml2 (scripts/setup.sh does)")
+        }
+        func entry<F>(_ symbol: String) throws(LoadFailure) -> F {
+            guard let address = dlsym(library, symbol) else { throw LoadFailure(detail: "\(name) has no \(symbol)") }
+            return unsafeBitCast(address, to: F.self)
+        }
+        return cxml_api(CreatePushParserCtxt: try entry("xmlCreatePushParserCtxt"), CtxtUseOptions: try entry("xmlCtxtUseOptions"),
+                        FreeParserCtxt: try entry("xmlFreeParserCtxt"), ParseChunk: try entry("xmlParseChunk"),
+                        SAX2GetLineNumber: try entry("xmlSAX2GetLineNumber"), CtxtGetLastError: try entry("xmlCtxtGetLastError"))
     }
 
     /// Parses the next chunk of the document.
@@ -139,8 +162,8 @@ final class XMLStreamReader {
         repeat {
             let n = min(bytes.count - offset, 1 << 24)
             let rc = bytes.baseAddress.map { base in
-                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { xmlParseChunk(ctxt, $0 + offset, Int32(n), 0) }
-            } ?? xmlParseChunk(ctxt, nil, 0, 0)
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { api.ParseChunk(ctxt, $0 + offset, Int32(n), 0) }
+            } ?? api.ParseChunk(ctxt, nil, 0, 0)
             try check(rc)
             offset += n
         } while offset < bytes.count
@@ -157,20 +180,20 @@ final class XMLStreamReader {
 
     /// Tells the parser the document has ended; throws when it was incomplete or malformed.
     func finish() throws(XMLReadError) {
-        try check(xmlParseChunk(ctxt, nil, 0, 1))
+        try check(api.ParseChunk(ctxt, nil, 0, 1))
     }
 
     private func check(_ rc: Int32) throws(XMLReadError) {
         if let failure = box.handler.failure {
-            throw XMLReadError(source: source, line: Int(xmlSAX2GetLineNumber(ctxt)), detail: failure)
+            throw XMLReadError(source: source, line: Int(api.SAX2GetLineNumber(UnsafeMutableRawPointer(ctxt))), detail: failure)
         }
         guard rc != 0 else { return }
-        if let error = xmlCtxtGetLastError(ctxt), let message = error.pointee.message {
+        if let error = api.CtxtGetLastError(UnsafeMutableRawPointer(ctxt)), let message = error.pointee.message {
             var text = String(cString: message)
             while text.last == "\n" { text.removeLast() }
             throw XMLReadError(source: source, line: Int(error.pointee.line), detail: "malformed XML: \(text)")
         }
-        throw XMLReadError(source: source, line: Int(xmlSAX2GetLineNumber(ctxt)), detail: "malformed XML (libxml2 error \(rc))")
+        throw XMLReadError(source: source, line: Int(api.SAX2GetLineNumber(UnsafeMutableRawPointer(ctxt))), detail: "malformed XML (libxml2 error \(rc))")
     }
 
     /// Parses a whole document held in memory.
