@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs imgsec's whole test suite: installs what it needs, builds the test images (once), then swift test.
+# Runs imgsec's whole test suite: installs what it needs, builds the test images (once), then swift test and
+# a short run of the kill script.
 # The image tests launch real libguestfs appliances (under TCG here) and are required, not skipped.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,3 +15,5 @@ source "$here/lib.sh"
 export IMGSEC_BIN=${IMGSEC_BIN:-$(imgsec_build)}
 swift build --build-tests
 swift test --skip-build "$@"
+# Crash safety, a short run (scripts/kill-test.sh 100 is the long one): random kill -9 of register/scan/check.
+[ $# -eq 0 ] && "$here/kill-test.sh" 10 20

@@ -25,6 +25,7 @@ public struct InspectOptions: Sendable {
     public var stateDirectory = NSTemporaryDirectory()
     /// The accelerator to use; nil probes (see ``AcceleratorProbe``).
     public var accelerator: Accelerator? = nil
+    /// What is read from each machine (images and root directories), with its size caps.
     public var collector = Collector()
     /// libguestfs debug output on stderr.
     public var verbose = false

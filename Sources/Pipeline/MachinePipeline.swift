@@ -114,7 +114,8 @@ public struct MachinePipeline: Sendable {
                     continue
                 }
                 let machine = DirectoryMachine(root: dir)
-                let (collected, arch) = await runOnOwnThread { (Collector().collect(from: machine), ELFArchitecture.ofMachine(machine)) }
+                let collector = options.inspect.collector
+                let (collected, arch) = await runOnOwnThread { (collector.collect(from: machine), ELFArchitecture.ofMachine(machine)) }
                 let parsed = ParsedMachine(collected)
                 found(FoundMachine(name: machine.root, kind: .root, sourcePath: machine.root, diskFormat: nil,
                                    facts: collected.facts(arch: arch), parsed: parsed, filesFound: collected.found,

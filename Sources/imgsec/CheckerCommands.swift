@@ -13,8 +13,18 @@ struct CheckerSettings: Equatable {
     var mirrorFile: String?
     var ignoreValidUntil = false
     var offline = false
+    var fetchTimeout: Double = 30
+    var downloadTimeout: Double = 600
+    var maxDownloadSize = "1G"
 
     var storePath: String { store ?? SQLiteUpdateStore.defaultPath() }
+
+    func validate() throws {
+        _ = try Self.seconds(repoMaxAge)
+        try Limits.checkSeconds(fetchTimeout, "--fetch-timeout")
+        try Limits.checkSeconds(downloadTimeout, "--download-timeout")
+        _ = try Limits.bytes(maxDownloadSize, "--max-download-size")
+    }
 
     static func seconds(_ text: String) throws -> TimeInterval {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
@@ -40,11 +50,16 @@ struct CheckerSettings: Equatable {
     func makeChecker(logger: Logger) throws -> (Checker, SQLiteUpdateStore) {
         let maxAge = try Self.seconds(repoMaxAge)
         let store = try SQLiteUpdateStore(path: storePath)
-        let fetcher = CachingFetcher(store: store, options: .init(maxAge: .seconds(maxAge), offline: offline, mirrors: try mirrorRules()))
+        let http = HTTPFetcher(options: .init(timeout: .milliseconds(Int64(fetchTimeout * 1000)),
+                                              totalTimeout: .milliseconds(Int64(downloadTimeout * 1000)),
+                                              limit: try Limits.bytes(maxDownloadSize, "--max-download-size")))
+        let fetcher = CachingFetcher(store: store, options: .init(maxAge: .seconds(maxAge), offline: offline, mirrors: try mirrorRules()),
+                                     network: http)
         var options = CheckerOptions()
         options.repoMaxAge = maxAge
         options.resultMaxAge = maxAge
         options.ignoreValidUntil = ignoreValidUntil
+        options.indexLimit = try Limits.bytes(maxDownloadSize, "--max-download-size")
         return (Checker(store: store, fetcher: fetcher, options: options, logger: logger), store)
     }
 }
@@ -69,10 +84,22 @@ struct CheckerOptionsGroup: ParsableArguments {
     @Flag(name: .long, help: "Never use the network: answer from the repository cache only.")
     var offline = false
 
+    @Option(name: .long, help: ArgumentHelp("Seconds a repository server may send nothing (connecting or mid-transfer) before the attempt fails; 3 attempts.", valueName: "seconds"))
+    var fetchTimeout: Double = CheckerSettings().fetchTimeout
+
+    @Option(name: .long, help: ArgumentHelp("Seconds one whole download may take (a server that sends a byte a second is stopped here).", valueName: "seconds"))
+    var downloadTimeout: Double = CheckerSettings().downloadTimeout
+
+    @Option(name: .long, help: ArgumentHelp("Largest repository file downloaded, and largest index once decompressed: bytes, or with K, M, G.", valueName: "size"))
+    var maxDownloadSize: String = CheckerSettings().maxDownloadSize
+
     var settings: CheckerSettings {
         CheckerSettings(store: store, repoMaxAge: repoMaxAge, mirror: mirror, mirrorFile: mirrorFile,
-                        ignoreValidUntil: ignoreValidUntil, offline: offline)
+                        ignoreValidUntil: ignoreValidUntil, offline: offline, fetchTimeout: fetchTimeout,
+                        downloadTimeout: downloadTimeout, maxDownloadSize: maxDownloadSize)
     }
+
+    func validate() throws { try settings.validate() }
 
     var storePath: String { settings.storePath }
 
@@ -177,6 +204,7 @@ struct CheckRequest: Equatable {
 
     func validate() throws {
         if machines.isEmpty && !all { throw ValidationError("Name machines, or pass --all.") }
+        try checker.validate()
     }
 
     /// `note` is logged at debug level once logging is set up.

@@ -190,13 +190,32 @@ struct FetchCacheTests {
         }
     }
 
-    @Test("file:// URLs are read from the host's file system")
-    func fileURLs() async throws {
+    @Test("A guest's file:// URL or other scheme is refused; a host copy is read only through an operator's mirror rule")
+    func localURLsOnlyThroughMirrorRules() async throws {
         let setup = try Setup()
         defer { setup.dir.remove() }
         try Data("local".utf8).write(to: URL(fileURLWithPath: setup.dir.file("Release")))
-        #expect(try await setup.fetcher(offline: true).fetch("file://" + setup.dir.file("Release")) == Array("local".utf8))
-        #expect(try await setup.fetcher().fetch("file://" + setup.dir.file("nope")) == nil)
+        // As a guest names them: refused, not read from this host.
+        for url in ["file://" + setup.dir.file("Release"), setup.dir.file("Release"), "file:///etc/passwd",
+                    "ftp://127.0.0.1/debian/Release", "cdrom:[Debian 12]/dists/bookworm/Release", "copy:/etc/passwd"] {
+            for offline in [false, true] {
+                await #expect {
+                    _ = try await setup.fetcher(offline: offline).fetch(url)
+                } throws: { error in
+                    (error as? FetchError)?.refused == true && (error as? FetchError)?.url == url
+                }
+            }
+        }
+        // Through a mirror rule, the operator's host copy is read (a missing file is nil, as a 404 is).
+        let rules = try MirrorRules(parsing: ["http://repo.test/debian=file://" + setup.dir.path])
+        #expect(try await setup.fetcher(mirrors: rules).fetch("http://repo.test/debian/Release") == Array("local".utf8))
+        #expect(try await setup.fetcher(mirrors: rules).fetch("http://repo.test/debian/nope") == nil)
+        // A guest cannot climb out of the rule's directory.
+        await #expect {
+            _ = try await setup.fetcher(mirrors: rules).fetch("http://repo.test/debian/../../../etc/passwd")
+        } throws: { error in
+            (error as? FetchError)?.refused == true
+        }
     }
 }
 

@@ -49,6 +49,14 @@ enum CLI {
                       stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: outData)
     }
 
+    /// ``run(_:_:stdin:environment:)`` waited for on a thread of its own, so that a long command (an appliance
+    /// launch) does not hold one of the cooperative pool's few threads, which every other suite needs.
+    static func detached(_ executable: String = binary, _ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Swift.Result { try run(executable, arguments, environment: environment) }) }.start()
+        }
+    }
+
     static func fixture(_ relative: String) -> String { repository.appendingPathComponent("fixtures/" + relative).path }
 }
 

@@ -89,6 +89,77 @@ import Testing
         #expect(checked.allSatisfy { $0["fromCache"] as? Bool == true })
     }
 
+    /// A guest's `file:` source names a path inside the guest: imgsec must not read the host's file of that name.
+    /// The host directory here is a real flat repository that offers an upgrade; read, it would show up.
+    @Test func aGuestsFileSourceIsRefusedNotReadFromTheHost() throws {
+        let mirror = try Mirror()
+        defer { mirror.stop() }
+        let root = try CheckerEndToEndTests.makeRoot(mirror, name: "file-source")
+        let hostRepo = mirror.tree + "/host-repo"
+        try FileManager.default.createDirectory(atPath: hostRepo, withIntermediateDirectories: true)
+        // An upgrade of a package the machine has (its installed version, from its own status file).
+        let status = try String(contentsOfFile: root + "/var/lib/dpkg/status", encoding: .utf8)
+        let stanza = try #require(status.components(separatedBy: "\n\n").first { $0.contains("Package: bash\n") })
+        let installed = try #require(stanza.split(separator: "\n").first { $0.hasPrefix("Version: ") }).dropFirst("Version: ".count)
+        try "Package: bash\nVersion: \(installed)+host1\nArchitecture: amd64\nFilename: bash.deb\nSize: 1\n\n"
+            .write(toFile: hostRepo + "/Packages", atomically: true, encoding: .utf8)
+        let sum = try CLI.run("/usr/bin/sha256sum", [hostRepo + "/Packages"]).stdout.prefix(64)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: hostRepo + "/Packages")[.size] as? Int)
+        try "Origin: host\nLabel: host\nSHA256:\n \(sum) \(size) Packages\n".write(toFile: hostRepo + "/Release", atomically: true, encoding: .utf8)
+        try "deb [trusted=yes] file://\(hostRepo)/ ./\n".write(toFile: root + "/etc/apt/sources.list.d/host.list", atomically: true, encoding: .utf8)
+        let store = mirror.tree + "/file-source.sqlite"
+        let scan = try CLI.run(["scan", "--root", root, "--details", "--store", store, "--format", "json"])
+        #expect(scan.status == 1, "\(scan.stderr)")
+        let machine = try #require(((try Self.json(scan))["machines"] as? [[String: Any]])?.first)
+        #expect(Self.codes(machine["errors"]) == ["repo.refused-url"], "\(scan.stdout)")
+        let updates = (machine["updates"] as? [[String: Any]]) ?? []
+        #expect(!updates.contains { ($0["candidate"] as? String)?.hasSuffix("+host1") == true }, "the host's file was read: \(updates)")
+        #expect(scan.stderr.contains("file://\(hostRepo)/") && scan.stderr.contains("never reads this host's file"), "\(scan.stderr)")
+        // The operator can still serve a host copy of a repository, by a mirror rule from the guest's URL.
+        try FileManager.default.copyItem(atPath: hostRepo, toPath: hostRepo + "-copy")
+        let served = try CLI.run(["scan", "--root", root, "--details", "--store", store, "--format", "json",
+                                  "--mirror", "file://\(hostRepo)=file://\(hostRepo)-copy"])
+        let again = try #require(((try Self.json(served))["machines"] as? [[String: Any]])?.first)
+        #expect(Self.codes(again["errors"]) == [], "\(served.stdout)\n\(served.stderr)")
+        #expect(((again["updates"] as? [[String: Any]]) ?? []).contains { ($0["candidate"] as? String) == "\(installed)+host1" },
+                "\(served.stdout)")
+    }
+
+    /// No silent "up to date" either when the package database lists nothing: an empty dpkg status, an rpm
+    /// database whose Packages table was emptied (real rpm lists nothing for it and exits 0).
+    @Test func aPackageDatabaseThatListsNothingIsNotCheckedRatherThanUpToDate() throws {
+        let mirror = try Mirror()
+        defer { mirror.stop() }
+        let emptyStatus = try CheckerEndToEndTests.makeRoot(mirror, name: "empty-status")
+        try Data().write(to: URL(fileURLWithPath: emptyStatus + "/var/lib/dpkg/status"))
+        let rpmRoot = mirror.tree + "/empty-rpmdb"
+        try FileManager.default.createDirectory(atPath: rpmRoot + "/var/lib/rpm", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: rpmRoot + "/etc/yum.repos.d", withIntermediateDirectories: true)
+        try "ID=fedora\nVERSION_ID=40\n".write(toFile: rpmRoot + "/etc/os-release", atomically: true, encoding: .utf8)
+        try "[base]\nname=base\nbaseurl=\(mirror.base)/none\n".write(toFile: rpmRoot + "/etc/yum.repos.d/base.repo", atomically: true, encoding: .utf8)
+        let db = rpmRoot + "/var/lib/rpm/rpmdb.sqlite"
+        try FileManager.default.copyItem(atPath: CLI.fixture("rpmdb/sqlite/rpm-testsuite-misc/rpmdb.sqlite"), toPath: db)
+        let emptied = try CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM Packages'); c.commit()", db])
+        #expect(emptied.status == 0, "\(emptied.stderr)")
+        // What real rpm says of it: nothing installed, and no error.
+        if Requirement.tool(FileManager.default.isExecutableFile(atPath: "/usr/bin/rpm")) {
+            let rpm = try CLI.run("/usr/bin/rpm", ["-qa", "--dbpath", rpmRoot + "/var/lib/rpm"])
+            #expect(rpm.status == 0 && rpm.stdout.isEmpty, "\(rpm.status) \(rpm.stdout) \(rpm.stderr)")
+        }
+        let store = mirror.tree + "/no-packages.sqlite"
+        let scan = try CLI.run(["scan", "--root", emptyStatus, "--root", rpmRoot, "--store", store, "--format", "json"])
+        #expect(scan.status == 1, "\(scan.stdout)\n\(scan.stderr)")
+        let json = try Self.json(scan)
+        let errors = (json["errors"] as? [[String: Any]]) ?? []
+        let byMachine = Dictionary(errors.compactMap { e in ((e["subject"] as? [String: Any])?["machine"] as? String).map { ($0, e) } },
+                                   uniquingKeysWith: { a, _ in a })
+        #expect(byMachine[emptyStatus]?["code"] as? String == "machine.no-packages", "\(scan.stdout)")
+        #expect(byMachine[rpmRoot]?["code"] as? String == "machine.no-packages", "\(scan.stdout)")
+        #expect(((byMachine[rpmRoot]?["subject"] as? [String: Any])?["file"] as? String)?.hasSuffix("rpmdb.sqlite") == true)
+        #expect(((json["machines"] as? [[String: Any]]) ?? []).isEmpty, "a machine with no packages was checked: \(scan.stdout)")
+        #expect(scan.stderr.contains("lists no installed package"))
+    }
+
     /// No silent "up to date": a machine with no sources, or with every source disabled, is not checked.
     @Test func aMachineWithoutAnEnabledRepositoryIsNotCheckedRatherThanUpToDate() throws {
         let mirror = try Mirror()

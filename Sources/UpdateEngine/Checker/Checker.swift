@@ -9,6 +9,8 @@ public struct CheckerOptions: Sendable {
     public var resultMaxAge: TimeInterval = 4 * 3600
     /// Accept apt Release files past their Valid-Until (`--ignore-valid-until`).
     public var ignoreValidUntil = false
+    /// Largest repository index once decompressed (`--max-download-size`).
+    public var indexLimit = 1 << 30
     public init() {}
 }
 
@@ -74,7 +76,7 @@ public final class Checker: Sendable {
         self.store = store
         self.options = options
         self.logger = logger
-        self.repositories = RepositoryContext(fetcher: fetcher, ignoreValidUntil: options.ignoreValidUntil)
+        self.repositories = RepositoryContext(fetcher: fetcher, ignoreValidUntil: options.ignoreValidUntil, indexLimit: options.indexLimit)
     }
 
     // MARK: Register

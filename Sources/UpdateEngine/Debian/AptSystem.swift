@@ -58,7 +58,7 @@ public struct AptSystem: PackageSystem {
 
     func loader(_ context: RepositoryContext) -> AptRepositoryLoader {
         AptRepositoryLoader(fetcher: context.fetcher, verifier: GPGVerifier(cache: context.signatures),
-                            ignoreValidUntil: context.ignoreValidUntil, cache: context.apt)
+                            ignoreValidUntil: context.ignoreValidUntil, cache: context.apt, indexLimit: context.indexLimit)
     }
 
     public func upgrades(_ context: RepositoryContext) async -> FamilyAnswer {

@@ -30,6 +30,7 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let machineNotRegistered: DiagnosticCode = "machine.not-registered"
     public static let machineNoPackageDatabase: DiagnosticCode = "machine.no-package-database"
     public static let machineNoRepositories: DiagnosticCode = "machine.no-repositories"
+    public static let machineNoPackages: DiagnosticCode = "machine.no-packages"
     public static let fileTooLarge: DiagnosticCode = "file.too-large"
     public static let fileLinkLoop: DiagnosticCode = "file.link-loop"
     public static let fileUnreadable: DiagnosticCode = "file.unreadable"
@@ -57,6 +58,7 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let repoHashMismatch: DiagnosticCode = "repo.hash-mismatch"
     public static let repoMalformed: DiagnosticCode = "repo.malformed"
     public static let repoNoMirror: DiagnosticCode = "repo.no-mirror"
+    public static let repoRefusedURL: DiagnosticCode = "repo.refused-url"
 
     // The store and the rest.
     public static let storeFailed: DiagnosticCode = "store.failed"
@@ -66,11 +68,11 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let all: [DiagnosticCode] = [
         imageMissing, imageUnreadable, imageNotAnImage, imageUnsupportedFormat, imageBackingFile, imageNoOS, imageEncrypted,
         imageTimeout, imageReadFailed, applianceFailed, imageNote,
-        machineMissing, machineNotRegistered, machineNoPackageDatabase, machineNoRepositories, fileTooLarge, fileLinkLoop, fileUnreadable, fileNote,
+        machineMissing, machineNotRegistered, machineNoPackageDatabase, machineNoRepositories, machineNoPackages, fileTooLarge, fileLinkLoop, fileUnreadable, fileNote,
         dpkgStatusMissing, dpkgStatusInvalid, dpkgStatusWarning, rpmdbInvalid, rpmdbUnsupported, rpmdbTooLarge,
         aptSourcesInvalid, aptConfigInvalid, yumConfigInvalid,
         repoUnreachable, repoNotFound, repoBadSignature, repoNotSigned, repoExpired, repoHashMismatch, repoMalformed,
-        repoNoMirror, storeFailed, internalError,
+        repoNoMirror, repoRefusedURL, storeFailed, internalError,
     ]
 }
 
@@ -86,6 +88,7 @@ extension AptRepositoryError: DiagnosticConvertible {
         case .expired, .notYetValid: .repoExpired
         case .hashMismatch, .sizeMismatch: .repoHashMismatch
         case .malformedRelease, .malformedIndex, .missingIndexEntry, .decompressionFailed: .repoMalformed
+        case .refusedURL: .repoRefusedURL
         }
     }
 
@@ -109,6 +112,7 @@ extension RepodataError: DiagnosticConvertible {
         case .checksumMismatch: .repoHashMismatch
         case .malformed, .decompression, .missingMetadata: .repoMalformed
         case .noMirror: .repoNoMirror
+        case .refusedURL: .repoRefusedURL
         }
         return Diagnostic(code, subject: DiagnosticSubject(repository: url), detail + ".")
     }

@@ -5,15 +5,18 @@ public struct RepositoryContext: Sendable {
     public var fetcher: any ResourceFetcher
     /// Accept apt Release files past their Valid-Until (`--ignore-valid-until`).
     public var ignoreValidUntil: Bool
+    /// Largest index (Packages, primary, updateinfo) once decompressed.
+    public var indexLimit: Int
     public let apt: AptIndexCache
     public let dnf: DnfIndexCache
     /// gpgv's verdicts: a repository's signature is checked once per run, not once per machine.
     public let signatures: GPGVerdictCache
 
-    public init(fetcher: any ResourceFetcher, ignoreValidUntil: Bool = false, apt: AptIndexCache = AptIndexCache(),
+    public init(fetcher: any ResourceFetcher, ignoreValidUntil: Bool = false, indexLimit: Int = 1 << 30, apt: AptIndexCache = AptIndexCache(),
                 dnf: DnfIndexCache = DnfIndexCache(), signatures: GPGVerdictCache = GPGVerdictCache()) {
         self.fetcher = fetcher
         self.ignoreValidUntil = ignoreValidUntil
+        self.indexLimit = indexLimit
         self.apt = apt
         self.dnf = dnf
         self.signatures = signatures
@@ -113,6 +116,13 @@ public struct ParsedMachine: Sendable {
             let system = try family.init(parsing: files, hints: hints)
             self.system = system
             diagnostics = system.diagnostics
+            // No silent "up to date": a database that lists nothing is damaged or not the machine's (a real
+            // system has hundreds of packages), so the machine's needs are unknown, not none.
+            if system.packages.isEmpty {
+                let source = system.packageSource ?? "its package database"
+                error = Diagnostic(.machineNoPackages, subject: DiagnosticSubject(machine: files.displayName, file: system.packageSource),
+                                   "\(source) lists no installed package: the database is damaged or empty, so imgsec cannot tell which updates the machine needs.")
+            }
         } catch {
             self.error = error.about(machine: files.displayName)
         }

@@ -43,10 +43,13 @@ public struct DnfRepositoryLoader: Sendable {
     public var fetcher: any ResourceFetcher
     /// Shares loaded repositories between machines (one load per repository and run).
     public var cache: DnfIndexCache?
+    /// Largest metadata file (primary, updateinfo) once decompressed.
+    public var indexLimit: Int
 
-    public init(fetcher: any ResourceFetcher, cache: DnfIndexCache? = nil) {
+    public init(fetcher: any ResourceFetcher, cache: DnfIndexCache? = nil, indexLimit: Int = 1 << 30) {
         self.fetcher = fetcher
         self.cache = cache
+        self.indexLimit = indexLimit
     }
 
     /// Loads every enabled repository of `config`. A failing repository is reported in its entry, never thrown.
@@ -77,7 +80,8 @@ public struct DnfRepositoryLoader: Sendable {
         }
         if repo.baseURLs.isEmpty, let metalinkURL = repo.metalink {
             let metalink = try Metalink.parse(try await fetch(metalinkURL), source: metalinkURL)
-            for mirror in metalink.mirrors where mirror.protocol.map({ ["http", "https", "file"].contains($0) }) ?? true {
+            // A metalink comes from a server: its mirrors are fetched over http(s) only (CachingFetcher refuses the rest too).
+            for mirror in metalink.mirrors where mirror.protocol.map({ ["http", "https"].contains($0) }) ?? true {
                 guard let base = mirror.baseURL else { continue }
                 do { return try await loadIndex(baseURL: base, repomdDigests: metalink.hashes) } catch { lastError = error }
             }
@@ -108,11 +112,11 @@ public struct DnfRepositoryLoader: Sendable {
             throw RepodataError(.missingMetadata, url: repomdURL, detail: "lists no primary metadata")
         }
         let primaryURL = base + "/" + primary.location
-        let packages = try PrimaryXML.parse(try await fetchVerified(primaryURL, primary), source: primaryURL)
+        let packages = try PrimaryXML.parse(try await fetchVerified(primaryURL, primary), source: primaryURL, limit: indexLimit)
         var advisories: [Advisory] = []
         if let entry = repomd.entry("updateinfo") {
             let url = base + "/" + entry.location
-            advisories = try UpdateInfo.parse(try await fetchVerified(url, entry), source: url)
+            advisories = try UpdateInfo.parse(try await fetchVerified(url, entry), source: url, limit: indexLimit)
         }
         var modules = ModuleMetadata()
         if let entry = repomd.entry("modules") {
@@ -133,7 +137,10 @@ public struct DnfRepositoryLoader: Sendable {
 
     private func fetch(_ url: String) async throws(RepodataError) -> [UInt8] {
         let result: [UInt8]?
-        do { result = try await fetcher.fetch(url) } catch { throw RepodataError(.fetch, url: url, detail: "cannot be fetched: \(error)") }
+        do { result = try await fetcher.fetch(url) } catch {
+            if let refused = error as? FetchError, refused.refused { throw RepodataError(.refusedURL, url: url, detail: refused.detail) }
+            throw RepodataError(.fetch, url: url, detail: "cannot be fetched: \(error)")
+        }
         guard let result else { throw RepodataError(.notFound, url: url, detail: "does not exist") }
         return result
     }

@@ -39,7 +39,7 @@ public struct DnfSystem: PackageSystem {
     public var repositoryKeys: [String] { config.enabledRepositories.map(DnfIndexCache.key) }
 
     func load(_ context: RepositoryContext) async -> DnfIndexes {
-        await DnfRepositoryLoader(fetcher: context.fetcher, cache: context.dnf).load(config)
+        await DnfRepositoryLoader(fetcher: context.fetcher, cache: context.dnf, indexLimit: context.indexLimit).load(config)
     }
 
     public func upgrades(_ context: RepositoryContext) async -> FamilyAnswer {

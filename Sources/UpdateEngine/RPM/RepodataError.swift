@@ -15,6 +15,8 @@ public struct RepodataError: Error, CustomStringConvertible, Sendable, Equatable
         case noMirror
         /// repomd.xml has no `primary` entry.
         case missingMetadata
+        /// A URL imgsec does not fetch: a path on this host named by the guest, a scheme other than http(s).
+        case refusedURL
     }
 
     public var code: Code

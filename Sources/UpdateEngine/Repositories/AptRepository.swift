@@ -5,6 +5,8 @@ public struct AptRepositoryError: Error, Sendable, Hashable, CustomStringConvert
     public enum Code: String, Sendable, Hashable {
         case malformedRelease, malformedIndex, notSigned, badSignature, expired, notYetValid, missingRelease
         case missingIndexEntry, hashMismatch, sizeMismatch, fetchFailed, decompressionFailed, notFound
+        /// A URL imgsec does not fetch (``FetchError/refused``).
+        case refusedURL
     }
     public var code: Code
     public var url: String
@@ -268,6 +270,9 @@ public struct AptRepositoryLoader: Sendable {
 
     private func fetch(_ url: String) async throws(AptRepositoryError) -> [UInt8]? {
         do { return try await fetcher.fetch(url) } catch {
+            if let refused = error as? FetchError, refused.refused {
+                throw AptRepositoryError(.refusedURL, url: url, detail: refused.detail)
+            }
             throw AptRepositoryError(.fetchFailed, url: url, detail: "\(error)")
         }
     }

@@ -8,7 +8,13 @@ import Foundation
 ///   a 304 answer refreshes its validation time and returns the cached bytes;
 /// - otherwise the file is downloaded and cached. A 404/410 answer is cached too (as "missing").
 /// In ``Options/offline`` mode nothing touches the network: cached copies of any age answer, and a
-/// URL not in the cache is an error. `file://` URLs and absolute paths are read directly, never cached.
+/// URL not in the cache is an error.
+///
+/// The URLs come from a guest's configuration (or from what its repositories' servers say), so only http(s) is
+/// fetched. A `file://` URL or an absolute path is read from this host only when a mirror rule, which the operator
+/// wrote, turned the guest's URL into it (and never with a `..` component, which could leave the rule's
+/// directory); read directly, never cached. A guest's own `file:` URL names a path inside the guest, which apt or
+/// dnf there would read: imgsec refuses it (``FetchError/refused``) rather than read the host's file of that name.
 ///
 /// Concurrent fetches of one URL within the process share one request.
 public actor CachingFetcher: ResourceFetcher {
@@ -53,7 +59,17 @@ public actor CachingFetcher: ResourceFetcher {
     public func fetch(_ url: String) async throws -> [UInt8]? {
         let target = options.mirrors.apply(url)
         if target.hasPrefix("file://") || target.hasPrefix("/") {
+            guard target != url else {
+                throw FetchError(url: url, detail: "names a path inside the machine; imgsec never reads this host's file of that name on a guest's behalf (to serve a host copy of that repository, give a mirror rule FROM=file:///DIRECTORY)", refused: true)
+            }
+            guard !target.split(separator: "/").contains("..") else {
+                throw FetchError(url: url, detail: "leaves the directory of its mirror rule (\(target) has a .. component)", refused: true)
+            }
             return try await files.fetch(target)
+        }
+        let scheme = target.prefix(while: { $0 != ":" }).lowercased()
+        guard target.contains("://"), scheme == "http" || scheme == "https" else {
+            throw FetchError(url: url, detail: "uses \(scheme.isEmpty || !target.contains(":") ? "no scheme" : "the scheme \(scheme):"); imgsec fetches repositories over http and https only", refused: true)
         }
         if let seen = recent[target], isFresh(seen.validatedAt) || options.offline {
             return seen.bytes

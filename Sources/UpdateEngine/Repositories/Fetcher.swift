@@ -12,11 +12,15 @@ public protocol ResourceFetcher: Sendable {
 public struct FetchError: Error, CustomStringConvertible, Sendable, Equatable {
     public var url: String
     public var detail: String
-    public init(url: String, detail: String) { self.url = url; self.detail = detail }
+    /// True when imgsec will not fetch this URL at all (a path on this host named by a guest, a scheme other
+    /// than http and https), as opposed to a fetch that failed.
+    public var refused: Bool
+    public init(url: String, detail: String, refused: Bool = false) { self.url = url; self.detail = detail; self.refused = refused }
     public var description: String { "\(url): \(detail)" }
 }
 
-/// Fetches `file://` URLs (and plain absolute paths) from the host's filesystem.
+/// Fetches `file://` URLs (and plain absolute paths) from the host's filesystem. ``CachingFetcher`` uses it
+/// only for the host copies an operator's mirror rules name, never for a path a guest's configuration names.
 public struct FileFetcher: ResourceFetcher {
     public var limit: Int
     public init(limit: Int = 2 << 30) { self.limit = limit }

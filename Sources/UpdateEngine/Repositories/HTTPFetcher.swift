@@ -50,6 +50,8 @@ public final class HTTPFetcher: ConditionalFetcher {
     public struct Options: Sendable {
         /// Time allowed without data before a request fails.
         public var timeout: Duration
+        /// Time allowed for one whole download (a server sending a byte a second is stopped here).
+        public var totalTimeout: Duration
         /// Attempts per fetch, the first included (at least 1).
         public var attempts: Int
         /// Wait before the second attempt; doubled before each later one.
@@ -58,9 +60,10 @@ public final class HTTPFetcher: ConditionalFetcher {
         public var limit: Int
         public var userAgent: String
 
-        public init(timeout: Duration = .seconds(30), attempts: Int = 3, backoff: Duration = .milliseconds(500),
-                    limit: Int = 1 << 30, userAgent: String = "imgsec") {
+        public init(timeout: Duration = .seconds(30), totalTimeout: Duration = .seconds(600), attempts: Int = 3,
+                    backoff: Duration = .milliseconds(500), limit: Int = 1 << 30, userAgent: String = "imgsec") {
             self.timeout = timeout
+            self.totalTimeout = totalTimeout
             self.attempts = attempts
             self.backoff = backoff
             self.limit = limit
@@ -83,9 +86,10 @@ public final class HTTPFetcher: ConditionalFetcher {
         if let etag = validators?.etag { headers.append("If-None-Match: \(etag)") }
         if let date = validators?.lastModified { headers.append("If-Modified-Since: \(date)") }
         // Rounded up to whole seconds, at least one.
-        let idle = max(1, Int(options.timeout.components.seconds) + (options.timeout.components.attoseconds > 0 ? 1 : 0))
+        func seconds(_ d: Duration) -> Int { max(1, Int(d.components.seconds) + (d.components.attoseconds > 0 ? 1 : 0)) }
+        let idle = seconds(options.timeout)
         let request = CurlRequest(url: url, headers: headers, userAgent: options.userAgent, idleTimeoutSeconds: idle,
-                                  totalTimeoutSeconds: max(idle, 600), limit: options.limit)
+                                  totalTimeoutSeconds: seconds(options.totalTimeout), limit: options.limit)
 
         var delay = options.backoff
         var attempt = 1

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// The built-in limits can be set on the command line, and each bounds what it says it bounds.
+@Suite(.serialized) struct LimitsCLITests {
+    /// A server on 127.0.0.1 written in Python: `silent` accepts connections and never answers; `trickle`
+    /// answers 200 and then sends two bytes a second.
+    final class Server {
+        let process = Process()
+        let port: Int
+
+        init(_ kind: String) throws {
+            let behaviour = kind == "silent"
+                ? "c.recv(65536); time.sleep(600)"
+                : "c.recv(65536); c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 100000\\r\\n\\r\\n')\n        while True: c.sendall(b'x'); time.sleep(0.5)"
+            let script = """
+                import socket, threading, time
+                s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(64)
+                print(s.getsockname()[1], flush=True)
+                def serve(c):
+                    try:
+                        \(behaviour)
+                    except Exception:
+                        pass
+                while True:
+                    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+                """
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-c", script]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            guard port > 0 else { throw CheckerEndToEndTests.CLIError("the \(kind) server did not start") }
+        }
+
+        func stop() { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    /// A command run off the cooperative pool, and how long it took.
+    static func timed(_ arguments: [String]) async throws -> (CLI.Result, Double) {
+        let start = Date()
+        let r = try await CLI.detached(CLI.binary, arguments)
+        return (r, Date().timeIntervalSince(start))
+    }
+
+    @Test func aServerThatNeverAnswersIsGivenUpAfterTheFetchTimeout() async throws {
+        let mirror = try CheckerEndToEndTests.Mirror()
+        defer { mirror.stop() }
+        let silent = try Server("silent")
+        defer { silent.stop() }
+        let root = try CheckerEndToEndTests.makeRoot(mirror, name: "silent-server")
+        try DiagnosticsEndToEndTests.sources(root, "http://127.0.0.1:\(silent.port)/debian")
+        let (scan, seconds) = try await Self.timed(["scan", "--root", root, "--store", mirror.tree + "/s.sqlite", "--format", "json", "--fetch-timeout", "1"])
+        #expect(scan.status == 1, "\(scan.stderr)")
+        let machine = try #require(((try DiagnosticsEndToEndTests.json(scan))["machines"] as? [[String: Any]])?.first)
+        #expect(DiagnosticsEndToEndTests.codes(machine["errors"]) == ["repo.unreachable"], "\(scan.stdout)")
+        // Three attempts of 1 s with back-off (~5 s alone, slower while appliances load the machine), not the
+        // default 30 s each (90 s and more).
+        #expect(seconds < 60, "took \(seconds) s")
+    }
+
+    @Test func aServerThatTricklesIsStoppedAtTheDownloadTimeout() async throws {
+        let mirror = try CheckerEndToEndTests.Mirror()
+        defer { mirror.stop() }
+        let trickle = try Server("trickle")
+        defer { trickle.stop() }
+        let root = try CheckerEndToEndTests.makeRoot(mirror, name: "trickle-server")
+        try DiagnosticsEndToEndTests.sources(root, "http://127.0.0.1:\(trickle.port)/debian")
+        // Two bytes a second never trips the 30 s silence limit; the whole download is what is bounded.
+        let (scan, seconds) = try await Self.timed(["scan", "--root", root, "--store", mirror.tree + "/t.sqlite", "--format", "json", "--download-timeout", "2"])
+        #expect(scan.status == 1, "\(scan.stderr)")
+        let machine = try #require(((try DiagnosticsEndToEndTests.json(scan))["machines"] as? [[String: Any]])?.first)
+        #expect(DiagnosticsEndToEndTests.codes(machine["errors"]) == ["repo.unreachable"], "\(scan.stdout)")
+        // ~8 s alone; the default (600 s per attempt) would take half an hour.
+        #expect(seconds < 60, "took \(seconds) s")
+    }
+
+    @Test func aDownloadOverItsSizeLimitAndAGuestFileOverItsSizeLimitAreEachOneDiagnostic() throws {
+        let mirror = try CheckerEndToEndTests.Mirror()
+        defer { mirror.stop() }
+        let root = try CheckerEndToEndTests.makeRoot(mirror, name: "limits")
+        // bookworm-updates' InRelease is tens of KiB: under a 2 KiB limit its download fails.
+        let small = try CLI.run(["scan", "--root", root, "--store", mirror.tree + "/l.sqlite", "--format", "json", "--max-download-size", "2K"])
+        #expect(small.status == 1, "\(small.stderr)")
+        let machine = try #require(((try DiagnosticsEndToEndTests.json(small))["machines"] as? [[String: Any]])?.first)
+        #expect(Set(DiagnosticsEndToEndTests.codes(machine["errors"])) == ["repo.unreachable"], "\(small.stdout)")
+        #expect(small.stderr.contains("InRelease"), "\(small.stderr)")
+        // A guest configuration file over --max-guest-file-size is left out with a warning naming it.
+        try String(repeating: "# padding\n", count: 300).appending("ID=debian\nVERSION_ID=\"12\"\n")
+            .write(toFile: root + "/etc/os-release", atomically: true, encoding: .utf8)
+        let inspect = try CLI.run(["inspect", "--root", root, "--format", "json", "--max-guest-file-size", "1K"])
+        let inspected = try #require(((try DiagnosticsEndToEndTests.json(inspect))["machines"] as? [[String: Any]])?.first, "\(inspect.stdout)")
+        let notes = (inspected["notes"] as? [[String: Any]]) ?? []
+        #expect(notes.contains { $0["code"] as? String == "file.too-large" && (($0["subject"] as? [String: Any])?["file"] as? String) == "/etc/os-release" },
+                "\(notes)")
+        let whole = try CLI.run(["inspect", "--root", root, "--format", "json"])
+        let wholeNotes = ((try #require(((try DiagnosticsEndToEndTests.json(whole))["machines"] as? [[String: Any]])?.first))["notes"] as? [[String: Any]]) ?? []
+        #expect(!wholeNotes.contains { $0["code"] as? String == "file.too-large" })
+    }
+
+    @Test("Limits out of range are usage errors", arguments: [
+        ["--fetch-timeout", "0"], ["--download-timeout", "-1"], ["--fetch-timeout", "nan"], ["--max-download-size", "12Q"],
+        ["--max-download-size", "0"], ["--max-download-size", "100"], ["--max-guest-file-size", "99G"], ["--image-timeout", "90000"],
+    ])
+    func outOfRange(option: [String]) throws {
+        let command = option[0] == "--max-guest-file-size" || option[0] == "--image-timeout" ? "inspect" : "scan"
+        let r = try CLI.run([command, "--root", "/nonexistent"] + option)
+        #expect(r.status == 64, "\(option): \(r.status) \(r.stderr)")
+        #expect(r.stderr.contains(option[0]), "\(r.stderr)")
+    }
+}
