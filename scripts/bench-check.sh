@@ -17,28 +17,14 @@ trap 'kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
 "$here/fixture-mirror.sh" "$work/mirror" >/dev/null
 python3 fixtures/tools/test_http_server.py --root "$work/mirror" --port 0 --port-file "$work/port" >/dev/null 2>&1 &
 server=$!
+disown "$server"
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$work/port")"
 
 template="$work/template"
-mkdir -p "$template/var/lib/dpkg" "$template/etc/apt/sources.list.d" "$template/usr/share/keyrings" \
-  "$template/var/lib/apt/lists/partial" "$template/var/cache/apt/archives/partial" "$template/etc/apt/preferences.d" "$template/etc/apt/apt.conf.d"
-cp fixtures/dpkg-status/this-machine_debian-12.status "$template/var/lib/dpkg/status"
-cp /usr/share/keyrings/debian-archive-keyring.gpg "$template/usr/share/keyrings/"
-printf 'ID=debian\nVERSION_ID="12"\n' > "$template/etc/os-release"
-cat > "$template/etc/apt/sources.list.d/debian.sources" <<EOS
-Types: deb
-URIs: $base/debian
-Suites: bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $base/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
+imgsec_template_root "$template" "$base"
+# apt's own directories, for the apt run beside imgsec's.
+mkdir -p "$template/var/lib/apt/lists/partial" "$template/var/cache/apt/archives/partial" "$template/etc/apt/preferences.d" "$template/etc/apt/apt.conf.d"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 store="$work/store.sqlite"

@@ -25,23 +25,7 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$work/port")"
 
 template="$work/template"
-mkdir -p "$template/var/lib/dpkg" "$template/etc/apt/sources.list.d" "$template/usr/share/keyrings"
-cp fixtures/dpkg-status/this-machine_debian-12.status "$template/var/lib/dpkg/status"
-cp /usr/share/keyrings/debian-archive-keyring.gpg "$template/usr/share/keyrings/"
-printf 'ID=debian\nVERSION_ID="12"\n' > "$template/etc/os-release"
-cat > "$template/etc/apt/sources.list.d/debian.sources" <<EOS
-Types: deb
-URIs: $base/debian
-Suites: bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $base/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
+imgsec_template_root "$template" "$base"
 roots=()
 for i in $(seq 1 "$n"); do
   r="$work/m/$i"; mkdir -p "$r"; cp -al "$template/." "$r/"; roots+=(--root "$r")

@@ -75,3 +75,26 @@ imgsec_debian_security_mirror() {
     awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/ && $i ~ /security/) { print $i; exit } }' "$f"
   done | head -1 | sed 's#/$##'
 }
+
+# Makes DIR the root of a benchmark machine: the dpkg status of a real 912-package Debian 12 machine, Debian's
+# archive keyring, and deb822 sources for bookworm-updates and bookworm-security at BASE (a fixture mirror).
+imgsec_template_root() {
+  local dir=$1 base=$2
+  mkdir -p "$dir/var/lib/dpkg" "$dir/etc/apt/sources.list.d" "$dir/usr/share/keyrings"
+  cp fixtures/dpkg-status/this-machine_debian-12.status "$dir/var/lib/dpkg/status"
+  cp /usr/share/keyrings/debian-archive-keyring.gpg "$dir/usr/share/keyrings/"
+  printf 'ID=debian\nVERSION_ID="12"\n' > "$dir/etc/os-release"
+  cat > "$dir/etc/apt/sources.list.d/debian.sources" <<EOS
+Types: deb
+URIs: $base/debian
+Suites: bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $base/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOS
+}

@@ -8,6 +8,7 @@ public struct AptSystem: PackageSystem {
     public let config: AptMachineConfig
     /// Made when asked for (registering a machine), not while checking it.
     public var packages: [InstalledPackage] { status.installedPackages }
+    public var hasPackages: Bool { status.hasInstalledPackage }
     public let packageSource: String?
     public let diagnostics: [Diagnostic]
 

@@ -215,6 +215,11 @@ public struct DpkgStatus: Sendable, Hashable {
         }
     }
 
+    /// Whether ``installedPackages`` would list anything (without making the list).
+    public var hasInstalledPackage: Bool {
+        entries.contains { $0.isInstalled && $0.version != nil }
+    }
+
     /// The installed packages (see ``DpkgPackageEntry/isInstalled``), in name order.
     public var installedPackages: [InstalledPackage] {
         entries.filter(\.isInstalled)

@@ -61,6 +61,8 @@ public protocol PackageSystem: Sendable {
 
     /// Installed packages, as the package manager counts them.
     var packages: [InstalledPackage] { get }
+    /// Whether ``packages`` is not empty; a family whose list is made on demand answers without making it.
+    var hasPackages: Bool { get }
     /// Where the packages were read from (`/var/lib/dpkg/status`, `/var/lib/rpm/Packages`…).
     var packageSource: String? { get }
     var repositories: [ConfiguredRepository] { get }
@@ -74,6 +76,10 @@ public protocol PackageSystem: Sendable {
     func upgrades(_ context: RepositoryContext) async -> FamilyAnswer
     /// Every version of `package` the repositories offer and why the candidate was chosen.
     func explain(package: String, _ context: RepositoryContext) async -> String
+}
+
+extension PackageSystem {
+    public var hasPackages: Bool { !packages.isEmpty }
 }
 
 /// The package families imgsec knows, in the order they are asked to claim a machine.
@@ -118,7 +124,7 @@ public struct ParsedMachine: Sendable {
             diagnostics = system.diagnostics
             // No silent "up to date": a database that lists nothing is damaged or not the machine's (a real
             // system has hundreds of packages), so the machine's needs are unknown, not none.
-            if system.packages.isEmpty {
+            if !system.hasPackages {
                 let source = system.packageSource ?? "its package database"
                 error = Diagnostic(.machineNoPackages, subject: DiagnosticSubject(machine: files.displayName, file: system.packageSource),
                                    "\(source) lists no installed package: the database is damaged or empty, so imgsec cannot tell which updates the machine needs.")
