@@ -152,6 +152,30 @@ import Testing
         #expect((machine["counts"] as? [String: Int])?["security"] ?? 0 > 0)
     }
 
+    /// gpgv's directory of a process killed by SIGKILL is removed by the next process that runs gpgv; that of a
+    /// live process is left alone.
+    @Test func gpgvDirectoriesOfKilledProcessesAreRemovedByTheNextRun() throws {
+        let mirror = try Mirror()
+        defer { mirror.stop() }
+        let root = try Self.makeRoot(mirror)
+        let done = Process()
+        done.executableURL = URL(fileURLWithPath: "/bin/true")
+        try done.run()
+        done.waitUntilExit()
+        let tmp = NSTemporaryDirectory()
+        let dead = tmp + "/imgsec-gpgv-\(done.processIdentifier)-\(UUID().uuidString)"
+        let live = tmp + "/imgsec-gpgv-\(getpid())-\(UUID().uuidString)"
+        for d in [dead, live] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false)
+            try Data("x".utf8).write(to: URL(fileURLWithPath: d + "/data"))
+        }
+        defer { try? FileManager.default.removeItem(atPath: live) }
+        let scan = try CLI.run(["scan", "--root", root, "--store", mirror.tree + "/gpgv.sqlite", "--ignore-valid-until", "-q"])
+        #expect(scan.status == 100, "\(scan.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dead), "left: \(dead)")
+        #expect(FileManager.default.fileExists(atPath: live + "/data"))
+    }
+
     @Test func aSecondCheckAnswersFromTheResultCacheWithTheMirrorStopped() throws {
         let mirror = try Mirror()
         let root = try Self.makeRoot(mirror)

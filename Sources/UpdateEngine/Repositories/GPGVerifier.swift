@@ -97,10 +97,35 @@ public struct GPGVerifier: Sendable {
         return verdict
     }
 
+    /// gpgv reads its inputs from files, in a directory of their own: `imgsec-gpgv-PID-UUID` in the temporary
+    /// directory, removed when gpgv is done.
+    static let directoryPrefix = "imgsec-gpgv-"
+
+    /// A process stopped by SIGKILL (a killed sweep, a timed-out job) cannot remove its directory. The first
+    /// verification of each process removes those of processes that no longer exist: named with this prefix
+    /// and a PID that `kill(pid, 0)` does not find, and owned by this user.
+    static let staleDirectoriesRemoved: Int = {
+        let fm = FileManager.default
+        let tmp = fm.temporaryDirectory.path
+        var removed = 0
+        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(directoryPrefix) {
+            let rest = name.dropFirst(directoryPrefix.count)
+            let digits = rest.prefix(while: \.isNumber)
+            guard rest.dropFirst(digits.count).first == "-", let pid = Int32(digits), pid > 0, pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            var st = stat()
+            let path = tmp + "/" + name
+            guard lstat(path, &st) == 0, st.st_uid == getuid(), (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            if (try? fm.removeItem(atPath: path)) != nil { removed += 1 }
+        }
+        return removed
+    }()
+
     private func runGPGV(_ data: [UInt8], detachedSignature signature: [UInt8]?, keyrings: [AptKeyring]) async -> GPGVerification {
         guard !keyrings.isEmpty else { return .invalid(GPGFailure(.noKeyrings, "no keyring is trusted for this repository")) }
         let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("imgsec-gpgv-\(UUID().uuidString)")
+        _ = Self.staleDirectoriesRemoved
+        let dir = fm.temporaryDirectory.appendingPathComponent("\(Self.directoryPrefix)\(getpid())-\(UUID().uuidString)")
         do {
             try fm.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         } catch {
