@@ -17,12 +17,7 @@ bin=$(imgsec_build)
 work=$(mktemp -d /var/tmp/imgsec-kill-test.XXXXXX)
 server=""
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$work"' EXIT
-"$here/fixture-mirror.sh" "$work/mirror" >/dev/null
-python3 fixtures/tools/test_http_server.py --root "$work/mirror" --port 0 --port-file "$work/port" >/dev/null 2>&1 &
-server=$!
-disown "$server"
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(cat "$work/port")"
+imgsec_fixture_server "$work"
 
 template="$work/template"
 imgsec_template_root "$template" "$base"

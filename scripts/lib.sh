@@ -98,3 +98,16 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOS
 }
+
+# Lays out the fixture mirror (scripts/fixture-mirror.sh) in WORK/mirror and serves it on 127.0.0.1; sets
+# `server` (its PID, for the caller's trap) and `base` (its URL).
+imgsec_fixture_server() {
+  local work=$1
+  "$(dirname "${BASH_SOURCE[0]}")/fixture-mirror.sh" "$work/mirror" >/dev/null
+  python3 fixtures/tools/test_http_server.py --root "$work/mirror" --port 0 --port-file "$work/port" >/dev/null 2>&1 &
+  server=$!
+  disown "$server"
+  local _
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+  base="http://127.0.0.1:$(cat "$work/port")"
+}
