@@ -139,12 +139,14 @@ public struct MachinePipeline: Sendable {
 
     // MARK: Register and check
 
-    /// Reads the sources, then registers every machine found.
-    public func register(_ sources: [MachineSource], with checker: Checker) async -> (outcomes: [MachineOutcome], failures: [Diagnostic]) {
+    /// Reads the sources, then registers every machine found. `fingerprints` are the images' fingerprints
+    /// taken before they were read (a sweep's); an image not in it is fingerprinted when it is registered.
+    public func register(_ sources: [MachineSource], with checker: Checker,
+                         fingerprints: [String: SourceFingerprint] = [:]) async -> (outcomes: [MachineOutcome], failures: [Diagnostic]) {
         let read = await read(sources)
         var outcomes: [MachineOutcome] = []
         for m in read.machines {
-            let fingerprint = m.kind == .image ? try? SourceFingerprint.of(path: m.sourcePath) : nil
+            let fingerprint = m.kind == .image ? fingerprints[m.sourcePath] ?? (try? SourceFingerprint.of(path: m.sourcePath)) : nil
             do throws(Diagnostic) {
                 let record = try await checker.register(m.parsed, name: m.name, sourceKind: m.kind, sourcePath: m.sourcePath,
                                                         fingerprint: fingerprint, facts: m.facts, owner: options.owner, labels: options.labels)
@@ -160,11 +162,12 @@ public struct MachinePipeline: Sendable {
     }
 
     /// Register + check in one go, each machine's files parsed once for both.
-    public func scan(_ sources: [MachineSource], with checker: Checker) async -> (outcomes: [MachineOutcome], failures: [Diagnostic]) {
-        var (outcomes, failures) = await register(sources, with: checker)
+    public func scan(_ sources: [MachineSource], with checker: Checker, fingerprints: [String: SourceFingerprint] = [:],
+                     detail: CheckDetail = .updates) async -> (outcomes: [MachineOutcome], failures: [Diagnostic]) {
+        var (outcomes, failures) = await register(sources, with: checker, fingerprints: fingerprints)
         let records = outcomes.compactMap(\.record)
         let parsed = Dictionary(outcomes.compactMap { o in o.record.map { ($0.name, o.machine.parsed) } }, uniquingKeysWith: { a, _ in a })
-        let checks = await checker.check(records, force: true, parsed: parsed)
+        let checks = await checker.check(records, force: true, detail: detail, parsed: parsed)
         var byName: [String: MachineCheck] = [:]
         for c in checks {
             byName[c.machine.name] = c

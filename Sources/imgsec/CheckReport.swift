@@ -70,18 +70,21 @@ enum CheckReport {
         zip(cells, widths).map { c, w in c.count >= w ? c + " " : c + String(repeating: " ", count: w - c.count) }.joined()
     }
 
+    /// One machine's answer as JSON.
+    static func row(_ c: MachineCheck, details: Bool) -> CheckJSON {
+        CheckJSON(machine: c.machine.name, os: osLine(c.machine.facts),
+                  counts: Dictionary(uniqueKeysWithValues: columns.map { ($0.rawValue, c.counts[$0] ?? 0) }),
+                  total: c.total, fromCache: c.fromCache, computedAt: c.computedAt, errors: c.failures,
+                  updates: details ? c.updates.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) } : nil)
+    }
+
     static let columns: [Significance] = [.security, .updates, .backports, .bugfix, .enhancement, .normal]
 
     static func emit(_ checks: [MachineCheck], errors: [Diagnostic], details: Bool, format: OutputFormat) {
         DiagnosticOutput.write(errors + checks.flatMap(\.failures), minimum: .warning)
         switch format {
         case .json:
-            let rows = checks.map { c in
-                CheckJSON(machine: c.machine.name, os: osLine(c.machine.facts),
-                          counts: Dictionary(uniqueKeysWithValues: columns.map { ($0.rawValue, c.counts[$0] ?? 0) }),
-                          total: c.total, fromCache: c.fromCache, computedAt: c.computedAt, errors: c.failures,
-                          updates: details ? c.updates.sorted { ($0.name, $0.arch) < ($1.name, $1.arch) } : nil)
-            }
+            let rows = checks.map { row($0, details: details) }
             print((try? json(ChecksJSON(machines: rows, errors: errors))) ?? "{}")
         case .table:
             let widths = [40, 16] + columns.map { _ in 12 } + [7, 7]

@@ -111,7 +111,17 @@ struct CheckerOptionsGroup: ParsableArguments {
 /// Which machines to import, and who owns them.
 struct MachineInputs: ParsableArguments {
     @OptionGroup var sources: MachineSources
+    @OptionGroup var ownership: OwnershipOptions
 
+    func pipeline(verbose: Bool, logger: Logger) -> MachinePipeline {
+        var options = sources.pipelineOptions(verbose: verbose)
+        ownership.apply(to: &options)
+        return MachinePipeline(options: options, logger: logger)
+    }
+}
+
+/// Who owns the machines imported, and their labels.
+struct OwnershipOptions: ParsableArguments {
     @Option(name: .long, help: "The owner's e-mail address (for notifications).")
     var owner: String?
 
@@ -122,14 +132,12 @@ struct MachineInputs: ParsableArguments {
         for l in label where !l.contains("=") { throw ValidationError("--label takes K=V, not \(l).") }
     }
 
-    func pipeline(verbose: Bool, logger: Logger) -> MachinePipeline {
-        var options = sources.pipelineOptions(verbose: verbose)
+    func apply(to options: inout PipelineOptions) {
         options.owner = owner
         for l in label {
             let kv = l.split(separator: "=", maxSplits: 1).map(String.init)
             if kv.count == 2 { options.labels[kv[0]] = kv[1] }
         }
-        return MachinePipeline(options: options, logger: logger)
     }
 }
 

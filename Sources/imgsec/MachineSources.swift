@@ -13,6 +13,21 @@ struct MachineSources: ParsableArguments {
     @Option(name: .long, help: "A machine's root directory (a debootstrap tree, a mounted filesystem). Repeatable.")
     var root: [String] = []
 
+    @OptionGroup var inspection: InspectionOptions
+
+    func validate() throws {
+        if images.isEmpty && root.isEmpty { throw ValidationError("Name at least one image or --root directory.") }
+    }
+
+    var sources: [MachineSource] { root.map(MachineSource.root) + images.map(MachineSource.image) }
+
+    func pipelineOptions(fullInspection: Bool = false, verbose: Bool) -> PipelineOptions {
+        inspection.pipelineOptions(fullInspection: fullInspection, verbose: verbose)
+    }
+}
+
+/// How images are opened: every command that opens images takes these.
+struct InspectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Follow a qcow2 backing file, if the whole chain stays inside the image's directory.")
     var allowBackingFile = false
 
@@ -29,14 +44,11 @@ struct MachineSources: ParsableArguments {
     var maxGuestFileSize: String = "\(Collector.Limits().config >> 20)M"
 
     func validate() throws {
-        if images.isEmpty && root.isEmpty { throw ValidationError("Name at least one image or --root directory.") }
         if maxDrives < 1 || maxDrives > 255 { throw ValidationError("--max-drives must be between 1 and 255.") }
         if let t = launchTimeout { try Limits.checkSeconds(t, "--launch-timeout") }
         try Limits.checkSeconds(imageTimeout, "--image-timeout")
         _ = try Limits.bytes(maxGuestFileSize, "--max-guest-file-size")
     }
-
-    var sources: [MachineSource] { root.map(MachineSource.root) + images.map(MachineSource.image) }
 
     func pipelineOptions(fullInspection: Bool = false, verbose: Bool) -> PipelineOptions {
         var options = PipelineOptions()

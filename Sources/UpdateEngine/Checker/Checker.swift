@@ -122,14 +122,37 @@ public final class Checker: Sendable {
                 }
             }
         }
-        let todo = out.indices.filter { out[$0] == nil }
-        guard !todo.isEmpty else { return out.compactMap { $0 } }
+        // Clones of one template (the same collected files, format, OS and architecture) get one computation:
+        // the first is checked, the others are given its answer.
+        var todo: [Int] = []
+        var clones: [Int: [Int]] = [:]
+        var firstOfKind: [String: Int] = [:]
+        for i in out.indices where out[i] == nil {
+            guard let key = Self.cloneKey(machines[i]) else { todo.append(i); continue }
+            if let first = firstOfKind[key] { clones[first, default: []].append(i) } else { firstOfKind[key] = i; todo.append(i) }
+        }
+        await checkEach(todo, of: machines, force: force, parsed: parsed, into: &out)
+        var unshared: [Int] = []
+        for (first, others) in clones.sorted(by: { $0.key < $1.key }) {
+            guard let answer = out[first], !answer.fromCache else { unshared += others; continue }
+            for i in others {
+                if let shared = await share(answer, with: machines[i]) { out[i] = shared } else { unshared.append(i) }
+            }
+        }
+        await checkEach(unshared, of: machines, force: force, parsed: parsed, into: &out)
+        return out.compactMap { $0 }
+    }
+
+    /// Checks `indices` of `machines` concurrently, 8 per core.
+    private func checkEach(_ indices: [Int], of machines: [MachineRecord], force: Bool, parsed: [String: ParsedMachine],
+                           into out: inout [MachineCheck?]) async {
+        guard !indices.isEmpty else { return }
         let width = max(2, 8 * ProcessInfo.processInfo.activeProcessorCount)
         await withTaskGroup(of: (Int, MachineCheck).self) { group in
             var next = 0
             func start() {
-                guard next < todo.count else { return }
-                let (i, machine) = (todo[next], machines[todo[next]])
+                guard next < indices.count else { return }
+                let (i, machine) = (indices[next], machines[indices[next]])
                 next += 1
                 group.addTask { (i, await self.check(machine, force: force, parsed: parsed[machine.name])) }
             }
@@ -139,7 +162,31 @@ public final class Checker: Sendable {
                 start()
             }
         }
-        return out.compactMap { $0 }
+    }
+
+    /// What makes two registered machines give the same answer: their collected files (package databases and
+    /// configuration), package format, OS and architecture. Nil for a machine that cannot share.
+    static func cloneKey(_ machine: MachineRecord) -> String? {
+        guard machine.id != nil, !machine.configFingerprint.isEmpty, let format = machine.packageFormat else { return nil }
+        let f = machine.facts
+        return [machine.configFingerprint, format.rawValue, f.distro ?? "", f.version ?? "", f.arch ?? ""].joined(separator: "\u{1f}")
+    }
+
+    /// `answer`, computed for a clone of `machine`, stored as `machine`'s own result (its own inputs
+    /// fingerprint, its name in the diagnostics). Nil when it cannot be stored.
+    private func share(_ answer: MachineCheck, with machine: MachineRecord) async -> MachineCheck? {
+        guard let id = machine.id, let inputs = try? await store.currentInputsFingerprint(forMachine: id) else { return nil }
+        let failures = answer.failures.map { d -> Diagnostic in
+            var d = d
+            if d.subject.machine == answer.machine.name { d.subject.machine = machine.name }
+            if d.subject.image == answer.machine.sourcePath { d.subject.image = machine.sourcePath }
+            return d
+        }
+        let record = ResultRecord(machineId: id, computedAt: answer.computedAt, expiresAt: answer.computedAt.addingTimeInterval(options.resultMaxAge),
+                                  inputsFingerprint: inputs, updates: answer.updates, failures: failures)
+        guard (try? await store.putResult(record)) != nil else { return nil }
+        logger.debug("answer shared with a clone", metadata: ["machine": "\(machine.name)", "clone.of": "\(answer.machine.name)"])
+        return MachineCheck(machine: machine, updates: answer.updates, failures: failures, fromCache: false, computedAt: answer.computedAt)
     }
 
     func check(_ machine: MachineRecord, force: Bool, parsed: ParsedMachine?) async -> MachineCheck {

@@ -219,6 +219,35 @@ public actor SQLiteUpdateStore: UpdateStore {
         try db.transaction { try db.run("DELETE FROM machine WHERE name = ?1", [.text(name)]) > 0 }
     }
 
+    // MARK: Sweeps
+
+    public func sweptSources() throws -> [SweptSourceRecord] {
+        let s = try db.prepare("SELECT path, size, mtime, header_sha256, diagnostics_json, swept_at FROM swept_source ORDER BY path")
+        var out: [SweptSourceRecord] = []
+        let decoder = JSONDecoder()
+        while try s.step() {
+            let path = s.text(0) ?? ""
+            guard let diagnostics = try? decoder.decode([Diagnostic].self, from: Data((s.text(4) ?? "[]").utf8)) else {
+                // Unreadable (written by another version): the image is simply swept again.
+                continue
+            }
+            out.append(SweptSourceRecord(path: path, fingerprint: SourceFingerprint(size: s.int(1), modified: s.double(2), headerSHA256: s.text(3) ?? ""),
+                                         diagnostics: diagnostics, sweptAt: Date(timeIntervalSince1970: s.double(5))))
+        }
+        return out
+    }
+
+    public func putSweptSource(_ record: SweptSourceRecord) throws {
+        let diagnostics = String(decoding: try Self.encoder.encode(record.diagnostics), as: UTF8.self)
+        try db.transaction {
+            try db.run("""
+                INSERT OR REPLACE INTO swept_source (path, size, mtime, header_sha256, diagnostics_json, swept_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """, [.text(record.path), .int(record.fingerprint.size), .double(record.fingerprint.modified),
+                      .text(record.fingerprint.headerSHA256), .text(diagnostics), .double(record.sweptAt.timeIntervalSince1970)])
+        }
+    }
+
     // MARK: Repository cache
 
     public func repositoryFile(url: String) throws -> RepositoryFileRecord? {

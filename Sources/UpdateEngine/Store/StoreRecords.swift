@@ -42,6 +42,23 @@ public struct SourceFingerprint: Sendable, Hashable, Codable {
     }
 }
 
+/// What a sweep last saw of one image: its fingerprint then, and the diagnostics it gave (failures and
+/// notes). The image's machines are the registered machines whose ``MachineRecord/sourcePath`` is ``path``.
+/// A sweep that finds the same fingerprint again reuses both instead of opening the image.
+public struct SweptSourceRecord: Sendable, Hashable {
+    public var path: String
+    public var fingerprint: SourceFingerprint
+    public var diagnostics: [Diagnostic]
+    public var sweptAt: Date
+
+    public init(path: String, fingerprint: SourceFingerprint, diagnostics: [Diagnostic], sweptAt: Date = Date()) {
+        self.path = path
+        self.fingerprint = fingerprint
+        self.diagnostics = diagnostics
+        self.sweptAt = sweptAt
+    }
+}
+
 /// One registered machine: where it came from and what is known about it. Its installed packages and
 /// repository keys are stored beside it (``UpdateStore/packages(ofMachine:)``).
 public struct MachineRecord: Sendable, Hashable, Codable {

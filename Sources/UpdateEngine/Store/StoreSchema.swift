@@ -103,6 +103,18 @@ enum StoreSchema {
         StoreMigration(version: 3, sql: """
             DELETE FROM result;
             """),
+        // What a sweep last saw of each image: its fingerprint and the diagnostics it gave, so that a re-sweep
+        // opens no unchanged image (not even one that failed: a blank or encrypted disk fails the same way again).
+        StoreMigration(version: 4, sql: """
+            CREATE TABLE swept_source (
+                path TEXT PRIMARY KEY,
+                size INTEGER NOT NULL,
+                mtime REAL NOT NULL,
+                header_sha256 TEXT NOT NULL,
+                diagnostics_json TEXT NOT NULL,
+                swept_at REAL NOT NULL
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -30,6 +30,13 @@ public protocol UpdateStore: Sendable {
     @discardableResult
     func deleteMachine(named name: String) async throws -> Bool
 
+    // MARK: Sweeps
+
+    /// What sweeps last recorded of each image, by path.
+    func sweptSources() async throws -> [SweptSourceRecord]
+    /// Records what a sweep found of an image (replacing what was recorded of its path).
+    func putSweptSource(_ record: SweptSourceRecord) async throws
+
     // MARK: Repository cache
 
     /// The cached repository file fetched from `url`, bytes included.
