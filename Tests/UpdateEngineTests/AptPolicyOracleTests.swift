@@ -311,7 +311,7 @@ struct AptPolicyOracleTests {
         let config = try AptMachineConfig.read(from: machine, nativeArchitectureHint: dpkg.likelyNativeArchitecture)
         #expect(config.architectures == ["amd64", "i386"])
         let fetcher = PrefixFetcher(prefix: base + "/", directory: tree.root)
-        let indexes = await AptRepositoryLoader(fetcher: fetcher, ignoreValidUntil: true, ignoreFutureDate: true)
+        let indexes = await AptRepositoryLoader(fetcher: fetcher, verifier: .patient, ignoreValidUntil: true, ignoreFutureDate: true)
             .load(config, keyringsFrom: machine)
         #expect(indexes.failures.isEmpty, "\(indexes.failures)")
         let policy = AptPolicy(config: config, indexes: indexes)
@@ -354,7 +354,7 @@ struct AptPolicyOracleTests {
         m.add("/var/lib/dpkg/arch", Array("amd64\ni386\n".utf8))
         let dpkg = try DpkgStatus.parse(Array(Self.statusFile.utf8), file: "status")
         let config = try AptMachineConfig.read(from: m, nativeArchitectureHint: "amd64")
-        let indexes = await AptRepositoryLoader(fetcher: PrefixFetcher(prefix: base + "/", directory: tree.root),
+        let indexes = await AptRepositoryLoader(fetcher: PrefixFetcher(prefix: base + "/", directory: tree.root), verifier: .patient,
                                                 ignoreValidUntil: true, ignoreFutureDate: true).load(config, keyringsFrom: m)
         #expect(indexes.failures.isEmpty, "\(indexes.failures)")
         let ups = Dictionary(uniqueKeysWithValues: AptPolicy(config: config, indexes: indexes).upgrades(for: dpkg).map { ("\($0.name):\($0.arch)", $0) })

@@ -69,7 +69,7 @@ struct AptRepositoryTests {
     func gpgvAcceptsRealFiles() async throws {
         let keyring = AptKeyring(name: AptRepoTree.keyring, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
         for suite in ["bookworm-updates", "bookworm-security"] {
-            let result = await GPGVerifier().verify(try Fixtures.bytes(Self.dir + "\(suite)_InRelease"), keyrings: [keyring])
+            let result = await GPGVerifier.patient.verify(try Fixtures.bytes(Self.dir + "\(suite)_InRelease"), keyrings: [keyring])
             guard case .valid(let fps) = result else { Issue.record("\(suite): \(result)"); continue }
             #expect(!fps.isEmpty)
         }
@@ -82,7 +82,7 @@ struct AptRepositoryTests {
         var bytes = try Fixtures.bytes(Self.dir + "bookworm-updates_InRelease")
         let at = try #require(String(decoding: bytes, as: UTF8.self).range(of: "Label: Debian")).upperBound.utf16Offset(in: String(decoding: bytes, as: UTF8.self))
         bytes[at - 1] = UInt8(ascii: "X")
-        let result = await GPGVerifier().verify(bytes, keyrings: [keyring])
+        let result = await GPGVerifier.patient.verify(bytes, keyrings: [keyring])
         guard case .invalid(let why) = result else { Issue.record("accepted a changed file"); return }
         #expect(why.code == .badSignature)
     }
@@ -95,7 +95,7 @@ struct AptRepositoryTests {
         try #require(r.status == 0)
         // gpg --enarmor writes an "ARMORED FILE" block; relabel it as a public key block.
         let armored = String(decoding: r.stdout, as: UTF8.self).replacingOccurrences(of: "ARMORED FILE", with: "PUBLIC KEY BLOCK")
-        let result = await GPGVerifier().verify(try Fixtures.bytes(Self.dir + "bookworm-security_InRelease"),
+        let result = await GPGVerifier.patient.verify(try Fixtures.bytes(Self.dir + "bookworm-security_InRelease"),
                                                 keyrings: [AptKeyring(name: "debian.asc", bytes: Array(armored.utf8))])
         guard case .valid = result else { Issue.record("\(result)"); return }
     }
@@ -107,7 +107,7 @@ struct AptRepositoryTests {
         let removed = "/usr/share/keyrings/debian-archive-removed-keys.gpg"
         let other = AptKeyring(name: removed, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: removed))))
         let cache = GPGVerdictCache()
-        let verifier = GPGVerifier(cache: cache)
+        let verifier = GPGVerifier(timeLimit: GPGVerifier.patient.timeLimit, cache: cache)
         let good = try Fixtures.bytes(Self.dir + "bookworm-security_InRelease")
         for _ in 0..<50 {
             guard case .valid = await verifier.verify(good, keyrings: [keyring]) else { Issue.record("rejected"); return }
@@ -127,7 +127,7 @@ struct AptRepositoryTests {
     func wrongKeyring() async throws {
         let other = "/usr/share/keyrings/debian-archive-removed-keys.gpg"
         try #require(FileManager.default.fileExists(atPath: other))
-        let result = await GPGVerifier().verify(try Fixtures.bytes(Self.dir + "bookworm-security_InRelease"),
+        let result = await GPGVerifier.patient.verify(try Fixtures.bytes(Self.dir + "bookworm-security_InRelease"),
                                                 keyrings: [AptKeyring(name: other, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: other))))])
         guard case .invalid(let why) = result else { Issue.record("accepted"); return }
         #expect(why.code == .noPublicKey)
@@ -207,7 +207,7 @@ struct AptRepositoryTests {
         let machine = try Self.machine(sources: Self.debianSources(tree.fileURI + "debian"))
         let config = try AptMachineConfig.read(from: machine)
         let rec = Recording(FileFetcher())
-        let loader = AptRepositoryLoader(fetcher: rec, now: Self.fixtureNow)
+        let loader = AptRepositoryLoader(fetcher: rec, verifier: .patient, now: Self.fixtureNow)
         let indexes = await loader.load(config, keyringsFrom: machine)
         #expect(indexes.failures.isEmpty, "\(indexes.failures)")
         #expect(indexes.repositories.map(\.packages.count).sorted() == [38, 3040])
@@ -230,7 +230,7 @@ struct AptRepositoryTests {
         bytes[text.utf8.distance(from: text.utf8.startIndex, to: r.lowerBound) + 7] = UInt8(ascii: "O")
         try tree.write("debian/dists/bookworm-security/InRelease", bytes)
         let machine = try Self.machine(sources: Self.debianSources(tree.fileURI + "debian"))
-        let indexes = await AptRepositoryLoader(fetcher: FileFetcher(), now: Self.fixtureNow)
+        let indexes = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: Self.fixtureNow)
             .load(try AptMachineConfig.read(from: machine), keyringsFrom: machine)
         #expect(indexes.repositories.map(\.key.suite) == ["bookworm-updates"])
         let f = try #require(indexes.failures.first)
@@ -254,7 +254,7 @@ struct AptRepositoryTests {
             try tree.write(path, bytes)
         }
         let machine = try Self.machine(sources: Self.debianSources(tree.fileURI + "debian"))
-        let indexes = await AptRepositoryLoader(fetcher: FileFetcher(), now: Self.fixtureNow)
+        let indexes = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: Self.fixtureNow)
             .load(try AptMachineConfig.read(from: machine), keyringsFrom: machine)
         let f = try #require(indexes.failures.first)
         #expect(f.suite == "bookworm-updates")
@@ -271,24 +271,24 @@ struct AptRepositoryTests {
         let machine = try Self.machine(sources: Self.debianSources(tree.fileURI + "debian", suites: "bookworm-security"))
         let config = try AptMachineConfig.read(from: machine)
         let later = Date(timeIntervalSince1970: 1_830_000_000)  // 2027
-        let expired = await AptRepositoryLoader(fetcher: FileFetcher(), now: later).load(config, keyringsFrom: machine)
+        let expired = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: later).load(config, keyringsFrom: machine)
         #expect(expired.failures.first?.reason.contains("Valid-Until") == true)
-        let ignored = await AptRepositoryLoader(fetcher: FileFetcher(), ignoreValidUntil: true, now: later).load(config, keyringsFrom: machine)
+        let ignored = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, ignoreValidUntil: true, now: later).load(config, keyringsFrom: machine)
         #expect(ignored.failures.isEmpty)
 
         let noKey = try Self.machine(sources: Self.debianSources(tree.fileURI + "debian", suites: "bookworm-security"), keyring: false)
-        let missing = await AptRepositoryLoader(fetcher: FileFetcher(), now: Self.fixtureNow)
+        let missing = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: Self.fixtureNow)
             .load(try AptMachineConfig.read(from: noKey), keyringsFrom: noKey)
         #expect(missing.failures.first?.reason.contains("does not exist on the machine") == true)
 
         var plain = SnapshotMachine(displayName: "plain")
         plain.add("/etc/apt/sources.list", Array("deb \(tree.fileURI)debian bookworm-security main\n".utf8))
-        let none = await AptRepositoryLoader(fetcher: FileFetcher(), now: Self.fixtureNow)
+        let none = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: Self.fixtureNow)
             .load(try AptMachineConfig.read(from: plain), keyringsFrom: plain)
         #expect(none.failures.first?.reason.contains("no keyring is trusted") == true)
         // The machine's trusted.gpg.d is used when there is no Signed-By.
         plain.add("/etc/apt/trusted.gpg.d/debian-archive-keyring.gpg", [UInt8](try Data(contentsOf: URL(fileURLWithPath: AptRepoTree.keyring))))
-        let trusted = await AptRepositoryLoader(fetcher: FileFetcher(), now: Self.fixtureNow)
+        let trusted = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient, now: Self.fixtureNow)
             .load(try AptMachineConfig.read(from: plain), keyringsFrom: plain)
         #expect(trusted.failures.isEmpty, "\(trusted.failures)")
         #expect(trusted.repositories.count == 1)
@@ -307,7 +307,7 @@ struct AptRepositoryTests {
             deb \(tree.fileURI)local stable main contrib
 
             """.utf8))
-        let indexes = await AptRepositoryLoader(fetcher: FileFetcher()).load(try AptMachineConfig.read(from: m), keyringsFrom: m)
+        let indexes = await AptRepositoryLoader(fetcher: FileFetcher(), verifier: .patient).load(try AptMachineConfig.read(from: m), keyringsFrom: m)
         #expect(indexes.repositories.count == 2)
         #expect(indexes.repositories.contains { $0.indexURL.hasSuffix("flat/Packages.xz") && $0.packages.first?.name == "tool" })
         #expect(indexes.notes.filter { $0.contains("trusted=yes") }.count == 2)
@@ -324,7 +324,7 @@ struct AptRepositoryTests {
         m.add("/etc/apt/sources.list", Array("deb [trusted=yes] \(tree.fileURI)local stable main\n".utf8))
         let cache = AptIndexCache()
         let rec = Recording(FileFetcher())
-        let loader = AptRepositoryLoader(fetcher: rec, cache: cache)
+        let loader = AptRepositoryLoader(fetcher: rec, verifier: .patient, cache: cache)
         let config = try AptMachineConfig.read(from: m)
         _ = await loader.load(config, keyringsFrom: m)
         let first = rec.fetched.count
