@@ -5,14 +5,19 @@
 # The test images come from scripts/build-test-images.sh; nothing here writes to them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# A hard link where the store and the test images share a filesystem, else a symbolic link (the sweep follows it).
+# The clones' template is copied instead: a backing file must lie inside the clone's own folder.
+link() { ln "$1" "$2" 2>/dev/null || ln -s "$1" "$2"; }
+template() { ln "$1" "$2" 2>/dev/null || cp --reflink=auto "$1" "$2"; }
 dir=$1
 clones=${2:-12}
 images=$(imgsec_images_dir)
 rm -rf "$dir.tmp"
 mkdir -p "$dir.tmp/linux/debian" "$dir.tmp/linux/rpm" "$dir.tmp/broken"
-for f in deb12.qcow2 deb11.qcow2 deb12-lvm.qcow2 two-roots.qcow2; do ln "$images/$f" "$dir.tmp/linux/debian/$f"; done
-for f in mariner.qcow2 cs9.qcow2 centos7.raw; do ln "$images/$f" "$dir.tmp/linux/rpm/$f"; done
-for f in luks.qcow2 empty.qcow2 notimage.img; do ln "$images/$f" "$dir.tmp/broken/$f"; done
+template "$images/deb12.qcow2" "$dir.tmp/linux/debian/deb12.qcow2"
+for f in deb11.qcow2 deb12-lvm.qcow2 two-roots.qcow2; do link "$images/$f" "$dir.tmp/linux/debian/$f"; done
+for f in mariner.qcow2 cs9.qcow2 centos7.raw; do link "$images/$f" "$dir.tmp/linux/rpm/$f"; done
+for f in luks.qcow2 empty.qcow2 notimage.img; do link "$images/$f" "$dir.tmp/broken/$f"; done
 i=1
 while [ "$i" -le "$clones" ]; do
   qemu-img create -q -f qcow2 -F qcow2 -b deb12.qcow2 "$dir.tmp/linux/debian/clone-$i.qcow2"

@@ -20,8 +20,10 @@ imgsec_apt_install \
 cache=${LIBGUESTFS_CACHEDIR:-/var/tmp}
 if ! ls "$cache"/.guestfs-"$(id -u)"/appliance.d/kernel >/dev/null 2>&1; then
   echo "setup.sh: preparing the libguestfs appliance in $cache (about 30 s)" >&2
-  LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR="$cache" timeout 600 libguestfs-test-tool >/tmp/imgsec-libguestfs-test-tool.log 2>&1 \
-    || { tail -30 /tmp/imgsec-libguestfs-test-tool.log >&2; exit 1; }
+  log=$(mktemp)
+  LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR="$cache" timeout 600 libguestfs-test-tool >"$log" 2>&1 \
+    || { tail -30 "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
 fi
 
 imgsec_swift_path

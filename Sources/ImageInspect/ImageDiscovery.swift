@@ -85,12 +85,13 @@ public enum ImageDiscovery {
         func has(_ magic: [UInt8], at offset: Int) -> Bool {
             head.count >= offset + magic.count && head[offset..<offset + magic.count].elementsEqual(magic)
         }
-        let signatures: [([UInt8], Int)] = [
-            ([0x51, 0x46, 0x49, 0xFB], 0), (Array("KDMV".utf8), 0), (Array("# Disk DescriptorFile".utf8), 0),
-            (Array("<<< ".utf8), 0), (Array("vhdxfile".utf8), 0), (Array("conectix".utf8), 0), (Array("QED\0".utf8), 0),
+        // The virtual-disk headers ImageProbe reads or names (compressed files are not taken: most are no disk).
+        let headers = [ImageProbe.qcow2Magic, ImageProbe.vmdkSparseMagic, ImageProbe.vmdkDescriptorMagic] + ImageProbe.foreignDiskFormats.map(\.magic)
+        // A raw disk's partition table, filesystem, LUKS or LVM signature.
+        let raw: [([UInt8], Int)] = [
             ([0x55, 0xAA], 510), (Array("EFI PART".utf8), 512), ([0x53, 0xEF], 1080), (Array("XFSB".utf8), 0),
             (Array("_BHRfS_M".utf8), 0x10040), ([0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE], 0), (Array("LABELONE".utf8), 512),
         ]
-        return signatures.contains { has($0.0, at: $0.1) }
+        return headers.contains { has($0, at: 0) } || raw.contains { has($0.0, at: $0.1) }
     }
 }

@@ -63,6 +63,19 @@ public enum ImageProbe {
         }
     }
 
+    static let qcow2Magic: [UInt8] = [0x51, 0x46, 0x49, 0xFB]
+    static let vmdkSparseMagic = Array("KDMV".utf8)
+    static let vmdkDescriptorMagic = Array("# Disk DescriptorFile".utf8)
+    /// Virtual-disk formats imgsec names but does not read, by their magic at offset 0.
+    static let foreignDiskFormats: [(name: String, magic: [UInt8])] = [
+        ("VDI (VirtualBox)", Array("<<< ".utf8)), ("VHDX", Array("vhdxfile".utf8)), ("VHD", Array("conectix".utf8)), ("QED", Array("QED\0".utf8)),
+    ]
+    /// Compressed files (an image to decompress first, or any other archive), by their magic at offset 0.
+    static let compressedFormats: [(name: String, magic: [UInt8])] = [
+        ("xz-compressed", [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]), ("gzip-compressed", [0x1F, 0x8B]),
+        ("zstd-compressed", [0x28, 0xB5, 0x2F, 0xFD]), ("bzip2-compressed", Array("BZh".utf8)),
+    ]
+
     /// Decides the format from the first bytes; `more` reads elsewhere in the file (backing file names).
     static func classify(head: [UInt8], fileSize: Int, image: String,
                          more: (Int, Int) throws -> [UInt8]) throws -> ImageHeader {
@@ -72,19 +85,13 @@ public enum ImageProbe {
         if fileSize == 0 {
             throw ImageInspectError(.notAnImage, image: image, "is empty (0 bytes), not a disk image.")
         }
-        if has([0x51, 0x46, 0x49, 0xFB]) { return try qcow2(head: head, fileSize: fileSize, image: image, more: more) }
-        if has(Array("KDMV".utf8)) { return try vmdkSparse(head: head, fileSize: fileSize, image: image, more: more) }
-        if has(Array("# Disk DescriptorFile".utf8)) {
+        if has(qcow2Magic) { return try qcow2(head: head, fileSize: fileSize, image: image, more: more) }
+        if has(vmdkSparseMagic) { return try vmdkSparse(head: head, fileSize: fileSize, image: image, more: more) }
+        if has(vmdkDescriptorMagic) {
             throw ImageInspectError(.unsupportedFormat, image: image,
                 "is a VMDK descriptor whose data lives in separate extent files; convert it with `qemu-img convert -O qcow2` first.")
         }
-        let others: [(String, [UInt8], Int)] = [
-            ("VDI (VirtualBox)", Array("<<< ".utf8), 0), ("VHDX", Array("vhdxfile".utf8), 0),
-            ("VHD", Array("conectix".utf8), 0), ("QED", Array("QED\0".utf8), 0),
-            ("xz-compressed", [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], 0), ("gzip-compressed", [0x1F, 0x8B], 0),
-            ("zstd-compressed", [0x28, 0xB5, 0x2F, 0xFD], 0), ("bzip2-compressed", Array("BZh".utf8), 0),
-        ]
-        for (name, magic, offset) in others where has(magic, at: offset) {
+        for (name, magic) in foreignDiskFormats + compressedFormats where has(magic) {
             throw ImageInspectError(.unsupportedFormat, image: image,
                 "is a \(name) file; imgsec reads qcow2, vmdk (monolithic sparse) and raw images — convert or decompress it first.")
         }

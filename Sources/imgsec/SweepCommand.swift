@@ -77,7 +77,6 @@ enum SweepFrontEnd {
         private var unchanged = 0
         private var opened = 0
         private let started = Date()
-        private var firstOpened: Date?
 
         static func shown(quiet: Bool) -> Progress? {
             let env = ProcessInfo.processInfo.environment
@@ -99,11 +98,12 @@ enum SweepFrontEnd {
         }
 
         private func draw() {
+            // The rate of images opened: unchanged ones finish at once and say nothing about the time left.
             let minutes = max(Date().timeIntervalSince(started), 0.001) / 60
-            let rate = Double(done) / minutes
+            let rate = Double(opened) / minutes
             var line = "sweep: \(done)/\(total) images"
             if unchanged > 0 { line += " (\(unchanged) unchanged)" }
-            if done > 0 { line += String(format: ", %.1f/min", rate) }
+            if opened > 0 { line += String(format: ", %.1f/min", rate) }
             if done > 0, done < total, rate > 0 {
                 let left = Int(Double(total - done) / rate * 60)
                 line += ", about \(left / 60)m\(String(format: "%02d", left % 60))s left"
@@ -190,9 +190,8 @@ enum SweepReport {
         return parts.isEmpty ? "\(total)" : "\(total) (\(parts.joined(separator: ", ")))"
     }
 
+    /// `scan`'s exit codes (``CheckExit``) over every image's machines and diagnostics.
     static func exitCode(_ rows: [SweepRow], failures: [Diagnostic]) -> ExitCode {
-        if !failures.isEmpty || rows.contains(where: \.failed) { return .failure }
-        if rows.contains(where: { $0.machines.contains { $0.check.total > 0 } }) { return ExitCode(CheckExit.pending) }
-        return .success
+        CheckExit.code(rows.flatMap(\.machines).map(\.check), errors: failures + rows.flatMap(\.diagnostics))
     }
 }

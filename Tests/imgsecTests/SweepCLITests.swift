@@ -73,9 +73,7 @@ struct SweepCLITests {
         #expect(shared >= 13, "\(shared) answers shared")
 
         // Second sweep: nothing changed, nothing opened, the same answer.
-        let begun = Date()
         let (second, again) = try await Self.sweep(store, work)
-        let seconds = Date().timeIntervalSince(begun)
         #expect(second.status == first.status)
         #expect(!second.stderr.contains("appliance running") && !second.stderr.contains("inspecting images"), "\(second.stderr)")
         let rows2 = Self.rows(again)
@@ -85,7 +83,6 @@ struct SweepCLITests {
             #expect(Self.codes(row) == Self.codes(rows[image]), "\(image)")
             #expect((row["machines"] as? [JSON])?.map { $0["total"] as? Int } == (rows[image]?["machines"] as? [JSON])?.map { $0["total"] as? Int }, "\(image)")
         }
-        #expect(seconds < 10, "re-sweep took \(seconds) s")
 
         // A changed file is read again, alone.
         try Data("changed".utf8).write(to: URL(fileURLWithPath: storeDir + "/broken/notimage.img.new"))

@@ -26,10 +26,11 @@ public struct SourceFingerprint: Sendable, Hashable, Codable {
         self.headerSHA256 = headerSHA256
     }
 
-    /// The fingerprint of the file at `path` (for a directory: size 0, its mtime, and the hash of nothing).
-    /// Reads at most ``headerLength`` bytes.
+    /// The fingerprint of the file at `path` (for a directory: size 0, its mtime, and the hash of nothing);
+    /// a symbolic link's is its target's. Reads at most ``headerLength`` bytes.
     public static func of(path: String) throws -> SourceFingerprint {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        // attributesOfItem describes a link itself: its size and mtime would not change with the image's.
+        let attributes = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path)
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         var header: [UInt8] = []
