@@ -51,19 +51,19 @@ import Testing
             """.write(toFile: root + "/etc/apt/sources.list.d/debian.sources", atomically: true, encoding: .utf8)
     }
 
-    @Test func aMissingStatusABadSignatureAndAnUnreachableRepositoryEachHaveTheirCode() throws {
-        let mirror = try Mirror()
+    @Test func aMissingStatusABadSignatureAndAnUnreachableRepositoryEachHaveTheirCode() async throws {
+        let mirror = try await Mirror()
         defer { mirror.stop() }
         let (missing, tampered, unreachable) = try Self.roots(mirror)
         let store = mirror.tree + "/store.sqlite"
 
         // inspect: the machine without a status is listed, with its error and code.
-        let inspect = try CLI.run(["inspect", "--root", missing, "--format", "json"])
+        let inspect = try await CLI.run(["inspect", "--root", missing, "--format", "json"])
         let inspected = try #require((try Self.json(inspect))["machines"] as? [[String: Any]])
         #expect(Self.codes(inspected.first?["errors"]) == ["dpkg.status-missing"], "\(inspect.stdout)")
 
         // scan: the first cannot be registered (a top-level error); the others are checked with their repository's code.
-        let scan = try CLI.run(["scan", "--root", missing, "--root", tampered, "--root", unreachable, "--store", store, "--format", "json"])
+        let scan = try await CLI.run(["scan", "--ignore-valid-until", "--root", missing, "--root", tampered, "--root", unreachable, "--store", store, "--format", "json"])
         #expect(scan.status == 1, "\(scan.stderr)")
         let scanned = try Self.json(scan)
         #expect(Self.codes(scanned["errors"]) == ["dpkg.status-missing"])
@@ -82,7 +82,7 @@ import Testing
         #expect(errorLines.contains { $0.contains(missing) && $0.contains("/var/lib/dpkg/status") })
 
         // check: the same codes from the result cache.
-        let check = try CLI.run(["check", tampered, unreachable, "--store", store, "--format", "json"])
+        let check = try await CLI.run(["check", "--ignore-valid-until", tampered, unreachable, "--store", store, "--format", "json"])
         #expect(check.status == 1)
         let checked = try #require((try Self.json(check))["machines"] as? [[String: Any]])
         #expect(checked.map { Self.codes($0["errors"]) } == [["repo.bad-signature"], ["repo.unreachable"]])
@@ -91,8 +91,8 @@ import Testing
 
     /// A guest's `file:` source names a path inside the guest: imgsec must not read the host's file of that name.
     /// The host directory here is a real flat repository that offers an upgrade; read, it would show up.
-    @Test func aGuestsFileSourceIsRefusedNotReadFromTheHost() throws {
-        let mirror = try Mirror()
+    @Test func aGuestsFileSourceIsRefusedNotReadFromTheHost() async throws {
+        let mirror = try await Mirror()
         defer { mirror.stop() }
         let root = try CheckerEndToEndTests.makeRoot(mirror, name: "file-source")
         let hostRepo = mirror.tree + "/host-repo"
@@ -103,12 +103,12 @@ import Testing
         let installed = try #require(stanza.split(separator: "\n").first { $0.hasPrefix("Version: ") }).dropFirst("Version: ".count)
         try "Package: bash\nVersion: \(installed)+host1\nArchitecture: amd64\nFilename: bash.deb\nSize: 1\n\n"
             .write(toFile: hostRepo + "/Packages", atomically: true, encoding: .utf8)
-        let sum = try CLI.run("/usr/bin/sha256sum", [hostRepo + "/Packages"]).stdout.prefix(64)
+        let sum = try await CLI.run("/usr/bin/sha256sum", [hostRepo + "/Packages"]).stdout.prefix(64)
         let size = try #require(try FileManager.default.attributesOfItem(atPath: hostRepo + "/Packages")[.size] as? Int)
         try "Origin: host\nLabel: host\nSHA256:\n \(sum) \(size) Packages\n".write(toFile: hostRepo + "/Release", atomically: true, encoding: .utf8)
         try "deb [trusted=yes] file://\(hostRepo)/ ./\n".write(toFile: root + "/etc/apt/sources.list.d/host.list", atomically: true, encoding: .utf8)
         let store = mirror.tree + "/file-source.sqlite"
-        let scan = try CLI.run(["scan", "--root", root, "--details", "--store", store, "--format", "json"])
+        let scan = try await CLI.run(["scan", "--ignore-valid-until", "--root", root, "--details", "--store", store, "--format", "json"])
         #expect(scan.status == 1, "\(scan.stderr)")
         let machine = try #require(((try Self.json(scan))["machines"] as? [[String: Any]])?.first)
         #expect(Self.codes(machine["errors"]) == ["repo.refused-url"], "\(scan.stdout)")
@@ -117,7 +117,7 @@ import Testing
         #expect(scan.stderr.contains("file://\(hostRepo)/") && scan.stderr.contains("never reads this host's file"), "\(scan.stderr)")
         // The operator can still serve a host copy of a repository, by a mirror rule from the guest's URL.
         try FileManager.default.copyItem(atPath: hostRepo, toPath: hostRepo + "-copy")
-        let served = try CLI.run(["scan", "--root", root, "--details", "--store", store, "--format", "json",
+        let served = try await CLI.run(["scan", "--ignore-valid-until", "--root", root, "--details", "--store", store, "--format", "json",
                                   "--mirror", "file://\(hostRepo)=file://\(hostRepo)-copy"])
         let again = try #require(((try Self.json(served))["machines"] as? [[String: Any]])?.first)
         #expect(Self.codes(again["errors"]) == [], "\(served.stdout)\n\(served.stderr)")
@@ -127,8 +127,8 @@ import Testing
 
     /// No silent "up to date" either when the package database lists nothing: an empty dpkg status, an rpm
     /// database whose Packages table was emptied (real rpm lists nothing for it and exits 0).
-    @Test func aPackageDatabaseThatListsNothingIsNotCheckedRatherThanUpToDate() throws {
-        let mirror = try Mirror()
+    @Test func aPackageDatabaseThatListsNothingIsNotCheckedRatherThanUpToDate() async throws {
+        let mirror = try await Mirror()
         defer { mirror.stop() }
         let emptyStatus = try CheckerEndToEndTests.makeRoot(mirror, name: "empty-status")
         try Data().write(to: URL(fileURLWithPath: emptyStatus + "/var/lib/dpkg/status"))
@@ -139,15 +139,15 @@ import Testing
         try "[base]\nname=base\nbaseurl=\(mirror.base)/none\n".write(toFile: rpmRoot + "/etc/yum.repos.d/base.repo", atomically: true, encoding: .utf8)
         let db = rpmRoot + "/var/lib/rpm/rpmdb.sqlite"
         try FileManager.default.copyItem(atPath: CLI.fixture("rpmdb/sqlite/rpm-testsuite-misc/rpmdb.sqlite"), toPath: db)
-        let emptied = try CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM Packages'); c.commit()", db])
+        let emptied = try await CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM Packages'); c.commit()", db])
         #expect(emptied.status == 0, "\(emptied.stderr)")
         // What real rpm says of it: nothing installed, and no error.
         if Requirement.tool(FileManager.default.isExecutableFile(atPath: "/usr/bin/rpm")) {
-            let rpm = try CLI.run("/usr/bin/rpm", ["-qa", "--dbpath", rpmRoot + "/var/lib/rpm"])
+            let rpm = try await CLI.run("/usr/bin/rpm", ["-qa", "--dbpath", rpmRoot + "/var/lib/rpm"])
             #expect(rpm.status == 0 && rpm.stdout.isEmpty, "\(rpm.status) \(rpm.stdout) \(rpm.stderr)")
         }
         let store = mirror.tree + "/no-packages.sqlite"
-        let scan = try CLI.run(["scan", "--root", emptyStatus, "--root", rpmRoot, "--store", store, "--format", "json"])
+        let scan = try await CLI.run(["scan", "--ignore-valid-until", "--root", emptyStatus, "--root", rpmRoot, "--store", store, "--format", "json"])
         #expect(scan.status == 1, "\(scan.stdout)\n\(scan.stderr)")
         let json = try Self.json(scan)
         let errors = (json["errors"] as? [[String: Any]]) ?? []
@@ -161,8 +161,8 @@ import Testing
     }
 
     /// No silent "up to date": a machine with no sources, or with every source disabled, is not checked.
-    @Test func aMachineWithoutAnEnabledRepositoryIsNotCheckedRatherThanUpToDate() throws {
-        let mirror = try Mirror()
+    @Test func aMachineWithoutAnEnabledRepositoryIsNotCheckedRatherThanUpToDate() async throws {
+        let mirror = try await Mirror()
         defer { mirror.stop() }
         let none = try CheckerEndToEndTests.makeRoot(mirror, name: "no-sources")
         try FileManager.default.removeItem(atPath: none + "/etc/apt/sources.list.d/debian.sources")
@@ -173,7 +173,7 @@ import Testing
         let good = try CheckerEndToEndTests.makeRoot(mirror, name: "with-sources")
         let store = mirror.tree + "/no-repositories.sqlite"
 
-        let scan = try CLI.run(["scan", "--root", none, "--root", disabled, "--root", good, "--store", store, "--format", "json"])
+        let scan = try await CLI.run(["scan", "--ignore-valid-until", "--root", none, "--root", disabled, "--root", good, "--store", store, "--format", "json"])
         #expect(scan.status == 1, "\(scan.stderr)")
         let machines = try #require((try Self.json(scan))["machines"] as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: machines.compactMap { m in (m["machine"] as? String).map { ($0, m) } })
@@ -184,7 +184,7 @@ import Testing
                 "\(scan.stderr)")
 
         // Alone, such a machine still exits 1, not 0 ("nothing pending").
-        let alone = try CLI.run(["check", none, "--store", store])
+        let alone = try await CLI.run(["check", "--ignore-valid-until", none, "--store", store])
         #expect(alone.status == 1, "\(alone.stdout)\n\(alone.stderr)")
     }
 }
