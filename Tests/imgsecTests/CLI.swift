@@ -16,11 +16,22 @@ enum CLI {
         var stdoutBytes: Data
     }
 
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
-        try run(binary, arguments, stdin: stdin, environment: environment)
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws -> Result {
+        try await run(binary, arguments, stdin: stdin, environment: environment)
     }
 
-    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs a program and waits for it on a thread of its own, never on one of the cooperative pool's few
+    /// threads: a test that held one for a minute-long appliance launch starved every other suite's async
+    /// work (gpgv's time limit ran out while its completion waited for a thread).
+    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result { try runBlocking(executable, arguments, stdin: stdin, environment: environment) })
+            }.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], stdin: Data?, environment: [String: String]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -29,7 +40,7 @@ enum CLI {
         p.environment = env
         let out = Pipe(), input = Pipe()
         let errPath = NSTemporaryDirectory() + "imgsec-cli-stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         p.standardOutput = out
@@ -47,14 +58,6 @@ enum CLI {
         let errData = FileManager.default.contents(atPath: errPath) ?? Data()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: outData)
-    }
-
-    /// ``run(_:_:stdin:environment:)`` waited for on a thread of its own, so that a long command (an appliance
-    /// launch) does not hold one of the cooperative pool's few threads, which every other suite needs.
-    static func detached(_ executable: String = binary, _ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Swift.Result { try run(executable, arguments, environment: environment) }) }.start()
-        }
     }
 
     static func fixture(_ relative: String) -> String { repository.appendingPathComponent("fixtures/" + relative).path }

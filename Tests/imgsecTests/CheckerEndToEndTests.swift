@@ -15,14 +15,14 @@ import Testing
         var log: String { tree + "/requests.log" }
 
         /// Serves `root` when given (its request log goes to a temporary directory), else a new fixture mirror.
-        init(root: String? = nil) throws {
+        init(root: String? = nil) async throws {
             let scratch = NSTemporaryDirectory() + "imgsec-mirror-\(UUID().uuidString)"
             if let root {
                 servedRoot = root
                 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             } else {
                 servedRoot = scratch
-                let layout = try CLI.run("/bin/bash", [CLI.repository.appendingPathComponent("scripts/fixture-mirror.sh").path, scratch])
+                let layout = try await CLI.run("/bin/bash", [CLI.repository.appendingPathComponent("scripts/fixture-mirror.sh").path, scratch])
                 guard layout.status == 0 else { throw CLIError("fixture-mirror.sh: \(layout.stderr)") }
             }
             tree = scratch
@@ -108,7 +108,7 @@ import Testing
     }
 
     /// Real apt on the same root and the same served files: `apt list --upgradable`.
-    static func aptUpgradable(root: String) throws -> Set<String> {
+    static func aptUpgradable(root: String) async throws -> Set<String> {
         let conf = root + "/apt-test.conf"
         try """
             Dir "\(root)/";
@@ -125,9 +125,9 @@ import Testing
             try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
         }
         let env = ["APT_CONFIG": conf, "LC_ALL": "C", "HOME": root]
-        let update = try CLI.run("/usr/bin/apt-get", ["-q", "update"], environment: env)
+        let update = try await CLI.run("/usr/bin/apt-get", ["-q", "update"], environment: env)
         guard update.status == 0 else { throw CLIError("apt-get update: \(update.stderr)") }
-        let list = try CLI.run("/usr/bin/apt", ["list", "--upgradable"], environment: env)
+        let list = try await CLI.run("/usr/bin/apt", ["list", "--upgradable"], environment: env)
         var out = Set<String>()
         for line in list.stdout.split(separator: "\n") where line.contains("[upgradable from") {
             let words = line.split(separator: " ")
@@ -138,14 +138,14 @@ import Testing
         return out
     }
 
-    @Test func scanFindsExactlyWhatAptListUpgradableFinds() throws {
-        let mirror = try Mirror()
+    @Test func scanFindsExactlyWhatAptListUpgradableFinds() async throws {
+        let mirror = try await Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
+        let scan = try await CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(scan.status == 100, "\(scan.stderr)")
         let ours = try Self.updates(scan).updates
-        let apt = try Self.aptUpgradable(root: root)
+        let apt = try await Self.aptUpgradable(root: root)
         #expect(!apt.isEmpty)
         #expect(ours == apt, "only imgsec: \(ours.subtracting(apt).sorted()) only apt: \(apt.subtracting(ours).sorted())")
         let machine = try #require(try Self.updates(scan).machines.first)
@@ -154,8 +154,8 @@ import Testing
 
     /// gpgv's directory of a process killed by SIGKILL is removed by the next process that runs gpgv; that of a
     /// live process is left alone.
-    @Test func gpgvDirectoriesOfKilledProcessesAreRemovedByTheNextRun() throws {
-        let mirror = try Mirror()
+    @Test func gpgvDirectoriesOfKilledProcessesAreRemovedByTheNextRun() async throws {
+        let mirror = try await Mirror()
         defer { mirror.stop() }
         let root = try Self.makeRoot(mirror)
         let done = Process()
@@ -170,27 +170,27 @@ import Testing
             try Data("x".utf8).write(to: URL(fileURLWithPath: d + "/data"))
         }
         defer { try? FileManager.default.removeItem(atPath: live) }
-        let scan = try CLI.run(["scan", "--root", root, "--store", mirror.tree + "/gpgv.sqlite", "--ignore-valid-until", "-q"])
+        let scan = try await CLI.run(["scan", "--root", root, "--store", mirror.tree + "/gpgv.sqlite", "--ignore-valid-until", "-q"])
         #expect(scan.status == 100, "\(scan.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dead), "left: \(dead)")
         #expect(FileManager.default.fileExists(atPath: live + "/data"))
     }
 
-    @Test func aSecondCheckAnswersFromTheResultCacheWithTheMirrorStopped() throws {
-        let mirror = try Mirror()
+    @Test func aSecondCheckAnswersFromTheResultCacheWithTheMirrorStopped() async throws {
+        let mirror = try await Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let first = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
+        let first = try await CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(first.status == 100, "\(first.stderr)")
         mirror.stop()
-        let second = try CLI.run(["check", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
+        let second = try await CLI.run(["check", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(second.status == 100, "\(second.stderr)")
         #expect(!second.stderr.contains("error:"))
         let machine = try #require(try Self.updates(second).machines.first)
         #expect(machine["fromCache"] as? Bool == true)
         #expect(try Self.updates(second).updates == (try Self.updates(first).updates))
         // With the cache bypassed and the mirror gone, the failure is reported (and the exit code says so).
-        let refreshed = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
+        let refreshed = try await CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
         #expect(refreshed.status == 1)
         #expect(refreshed.stderr.contains("error: \(root)"))
     }
@@ -202,20 +202,20 @@ import Testing
         }.joined().split(separator: "\n").filter { $0.contains("file=") }.joined(separator: "\n")
     }
 
-    @Test func aCachedCheckWithoutDetailsGivesTheFullAnswersCountsAndLoadsNeitherCurlNorCryptoNorXML() throws {
-        let mirror = try Mirror()
+    @Test func aCachedCheckWithoutDetailsGivesTheFullAnswersCountsAndLoadsNeitherCurlNorCryptoNorXML() async throws {
+        let mirror = try await Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
         let scanTrace = mirror.tree + "/ld-scan", checkTrace = mirror.tree + "/ld-check"
         for d in [scanTrace, checkTrace] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        let scan = try CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"],
+        let scan = try await CLI.run(["scan", "--root", root, "--details", "--format", "json", "--store", store, "--ignore-valid-until"],
                                environment: ["LD_DEBUG": "files", "LD_DEBUG_OUTPUT": scanTrace + "/ld"])
         #expect(scan.status == 100, "\(scan.stderr)")
         // The control: the scan downloads and hashes, and the trace shows it.
         let scanLibraries = try Self.loadedLibraries(in: scanTrace)
         #expect(scanLibraries.contains("libcurl.so.4") && scanLibraries.contains("libcrypto.so.3"), "\(scanLibraries)")
         mirror.stop()
-        let check = try CLI.run(["check", root, "--format", "json", "--store", store, "--ignore-valid-until"],
+        let check = try await CLI.run(["check", root, "--format", "json", "--store", store, "--ignore-valid-until"],
                                 environment: ["LD_DEBUG": "files", "LD_DEBUG_OUTPUT": checkTrace + "/ld"])
         #expect(check.status == 100, "\(check.stderr)")
         let full = try #require(try Self.updates(scan).machines.first)
@@ -237,11 +237,11 @@ import Testing
 
     /// `check` command lines are read without ArgumentParser when they can be (`Sources/imgsec/QuickStart.swift`):
     /// each answer must be exactly ArgumentParser's, which reads the `--option=value` spelling of the same line.
-    @Test func theQuickCommandLineScannerAnswersExactlyAsArgumentParserDoes() throws {
-        let mirror = try Mirror()
+    @Test func theQuickCommandLineScannerAnswersExactlyAsArgumentParserDoes() async throws {
+        let mirror = try await Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let scan = try CLI.run(["scan", "--root", root, "--store", store, "--ignore-valid-until", "-q"])
+        let scan = try await CLI.run(["scan", "--root", root, "--store", store, "--ignore-valid-until", "-q"])
         #expect(scan.status == 100, "\(scan.stderr)")
         mirror.stop()
         let note = "command line read by the quick scanner"
@@ -254,21 +254,21 @@ import Testing
             (["check", root, "--repo-max-age", "soon", "--store", store], ["check", root, "--repo-max-age=soon", "--store=\(store)"]),
         ]
         for (quick, parsed) in pairs {
-            let a = try CLI.run(quick), b = try CLI.run(parsed)
+            let a = try await CLI.run(quick), b = try await CLI.run(parsed)
             #expect(a.status == b.status && a.stdout == b.stdout && a.stderr == b.stderr,
                     "\(quick): \(a.status) \(a.stdout) \(a.stderr)\nvs \(parsed): \(b.status) \(b.stdout) \(b.stderr)")
             #expect(!a.stdout.isEmpty || !a.stderr.isEmpty)
         }
         // The quick scanner did read the first spelling, and ArgumentParser the second.
-        #expect(try CLI.run(["check", root, "-v", "--store", store]).stderr.contains(note))
-        #expect(!(try CLI.run(["check", root, "-v", "--store=\(store)"]).stderr.contains(note)))
+        #expect(try await CLI.run(["check", root, "-v", "--store", store]).stderr.contains(note))
+        #expect(!(try await CLI.run(["check", root, "-v", "--store=\(store)"]).stderr.contains(note)))
         // Lines it does not know go to ArgumentParser: usage errors (64) and help stay ArgumentParser's.
         for (line, status, text) in [(["check", "--store", store], Int32(64), "Name machines, or pass --all."),
                                      (["check", root, "--bogus", "--store", store], 64, "Unknown option '--bogus'"),
                                      (["check", root, "--format", "yaml", "--store", store], 64, "yaml"),
                                      (["check", root, "--all", "--all", "--store", store], -1, ""),
                                      (["check", "--help"], 0, "USAGE: imgsec check")] {
-            let r = try CLI.run(line + ["-v"])
+            let r = try await CLI.run(line + ["-v"])
             #expect(!r.stderr.contains(note), "\(line) was read by the quick scanner")
             if status >= 0 {
                 #expect(r.status == status, "\(line): \(r.status) \(r.stderr)")
@@ -277,21 +277,21 @@ import Testing
         }
     }
 
-    @Test func expiredIndexesAreRevalidatedWithConditionalRequestsNotDownloadedAgain() throws {
-        let mirror = try Mirror()
+    @Test func expiredIndexesAreRevalidatedWithConditionalRequestsNotDownloadedAgain() async throws {
+        let mirror = try await Mirror()
         let root = try Self.makeRoot(mirror)
         let store = mirror.tree + "/store.sqlite"
-        let first = try CLI.run(["scan", "--root", root, "--format", "json", "--store", store, "--ignore-valid-until"])
+        let first = try await CLI.run(["scan", "--root", root, "--format", "json", "--store", store, "--ignore-valid-until"])
         #expect(first.status == 100, "\(first.stderr)")
         let before = mirror.requests()
         #expect(before.contains { $0.status == 200 && $0.path.hasSuffix("/InRelease") })
         // Within the validity period: no request at all.
-        let cached = try CLI.run(["check", root, "--refresh", "--store", store, "--ignore-valid-until"])
+        let cached = try await CLI.run(["check", root, "--refresh", "--store", store, "--ignore-valid-until"])
         #expect(cached.status == 100)
         #expect(mirror.requests().count == before.count)
         // Past it: every file the check uses is revalidated with a conditional request and answered 304;
         // nothing is downloaded again (names the Release lists but the mirror lacks are asked for again: 404).
-        let expired = try CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
+        let expired = try await CLI.run(["check", root, "--refresh", "--repo-max-age", "0s", "--store", store, "--ignore-valid-until"])
         #expect(expired.status == 100, "\(expired.stderr)")
         let after = Array(mirror.requests().dropFirst(before.count))
         #expect(after.filter { $0.status == 304 }.count >= 4, "\(after)")
@@ -299,14 +299,14 @@ import Testing
         #expect(!after.contains { $0.status == 200 })
     }
 
-    @Test func killingARegisterLeavesAStoreThatOpensAndAnswers() throws {
-        let mirror = try Mirror()
+    @Test func killingARegisterLeavesAStoreThatOpensAndAnswers() async throws {
+        let mirror = try await Mirror()
         // Many machines (hard-linked copies of one root), so the writer is surely still busy when it is killed.
         let template = try Self.makeRoot(mirror, name: "template")
         var roots: [String] = []
         for i in 0..<150 {
             let root = mirror.tree + "/machine-\(i)"
-            let link = try CLI.run("/bin/cp", ["-al", template, root])
+            let link = try await CLI.run("/bin/cp", ["-al", template, root])
             try #require(link.status == 0, "\(link.stderr)")
             roots.append(root)
         }
@@ -320,8 +320,8 @@ import Testing
         // Kill it once a few machines are in, while it is still writing.
         var seen = 0
         for _ in 0..<400 where seen < 3 {
-            usleep(25_000)
-            if let r = try? CLI.run(["machines", "--store", store, "--format", "json"]), r.status == 0,
+            try await Task.sleep(for: .milliseconds(25))
+            if let r = try? await CLI.run(["machines", "--store", store, "--format", "json"]), r.status == 0,
                let list = try? JSONSerialization.jsonObject(with: r.stdoutBytes) as? [Any] { seen = list.count }
         }
         let wasRunning = writer.isRunning
@@ -329,15 +329,15 @@ import Testing
         writer.waitUntilExit()
         #expect(seen >= 3)
         #expect(wasRunning, "register finished before it could be killed; the test proves nothing")
-        let listed = try CLI.run(["machines", "--store", store, "--format", "json"])
+        let listed = try await CLI.run(["machines", "--store", store, "--format", "json"])
         #expect(listed.status == 0, "\(listed.stderr)")
         let machines = try #require(try JSONSerialization.jsonObject(with: listed.stdoutBytes) as? [[String: Any]])
         #expect(machines.count >= 3 && machines.count < 150)
         #expect(machines.allSatisfy { $0["packageCount"] as? Int == 912 })
-        let integrity = try CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", store])
+        let integrity = try await CLI.run("/usr/bin/python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", store])
         #expect(integrity.stdout == "ok\n")
         // And it still answers: a check of what was registered works.
-        let check = try CLI.run(["check", "--all", "--store", store, "--format", "json", "--ignore-valid-until"])
+        let check = try await CLI.run(["check", "--all", "--store", store, "--format", "json", "--ignore-valid-until"])
         #expect(check.status == 100, "\(check.stderr)")
     }
 }

@@ -48,12 +48,12 @@ struct ImageScanEndToEndTests {
         return root
     }
 
-    static func apt(_ root: String) throws -> Set<String> {
+    static func apt(_ root: String) async throws -> Set<String> {
         let env = ["APT_CONFIG": root + "/apt.conf", "LC_ALL": "C", "HOME": root]
-        let update = try CLI.run("/usr/bin/apt-get", ["-q", "update"], environment: env)
+        let update = try await CLI.run("/usr/bin/apt-get", ["-q", "update"], environment: env)
         #expect(update.status == 0, "apt-get update: \(update.stderr)")
         var out = Set<String>()
-        for line in try CLI.run("/usr/bin/apt", ["list", "--upgradable"], environment: env).stdout.split(separator: "\n") where line.contains("[upgradable from") {
+        for line in try await CLI.run("/usr/bin/apt", ["list", "--upgradable"], environment: env).stdout.split(separator: "\n") where line.contains("[upgradable from") {
             let w = line.split(separator: " ")
             guard w.count >= 3, let name = w[0].split(separator: "/").first else { continue }
             out.insert("\(name):\(w[2]) \(w[1])")
@@ -61,12 +61,12 @@ struct ImageScanEndToEndTests {
         return out
     }
 
-    @Test func scanningImagesAndARootGivesAptsAnswerForEach() throws {
-        let mirror = try CheckerEndToEndTests.Mirror(root: Self.frozen)
+    @Test func scanningImagesAndARootGivesAptsAnswerForEach() async throws {
+        let mirror = try await CheckerEndToEndTests.Mirror(root: Self.frozen)
         let (origin, security) = try Self.origins()
         let work = NSTemporaryDirectory() + "imgsec-image-scan-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let scan = try CLI.run(["scan", CLI.images + "/deb12.qcow2", CLI.images + "/deb11.qcow2", "--root", CLI.images + "/rootfs-deb12",
+        let scan = try await CLI.run(["scan", CLI.images + "/deb12.qcow2", CLI.images + "/deb11.qcow2", "--root", CLI.images + "/rootfs-deb12",
                                 "--details", "--format", "json", "--store", work + "/store.sqlite", "--ignore-valid-until",
                                 "--mirror", "\(origin)=\(mirror.base)/debian", "--mirror", "\(security)=\(mirror.base)/debian-security"],
                                environment: ["IMGSEC_CACHE_DIR": work + "/cache"])
@@ -81,8 +81,8 @@ struct ImageScanEndToEndTests {
                 "\($0["name"] as? String ?? ""):\($0["arch"] as? String ?? "") \($0["candidate"] as? String ?? "")"
             })
         }
-        let apt12 = try Self.apt(try Self.aptRoot(from: CLI.images + "/rootfs-deb12", into: work, base: mirror.base))
-        let apt11 = try Self.apt(try Self.aptRoot(from: CLI.images + "/rootfs-deb11", into: work, base: mirror.base))
+        let apt12 = try await Self.apt(try Self.aptRoot(from: CLI.images + "/rootfs-deb12", into: work, base: mirror.base))
+        let apt11 = try await Self.apt(try Self.aptRoot(from: CLI.images + "/rootfs-deb11", into: work, base: mirror.base))
         #expect(!apt12.isEmpty && !apt11.isEmpty)
         #expect(ours[CLI.images + "/deb12.qcow2"] == apt12)
         #expect(ours[CLI.images + "/rootfs-deb12"] == apt12)
@@ -93,13 +93,13 @@ struct ImageScanEndToEndTests {
     /// 127.0.0.1, compared with real `dnf check-update` on its root filesystem: module streams, an exclude, an
     /// installonly kernel, epochs.
     @Test(.enabled(if: Requirement.tool(FileManager.default.isExecutableFile(atPath: "/usr/bin/dnf")), "needs Debian's dnf"))
-    func scanningTheRpmImageGivesDnfsAnswer() throws {
+    func scanningTheRpmImageGivesDnfsAnswer() async throws {
         let repodata = CLI.fixture("repo-metadata/centos-stream-9-appstream")
-        let mirror = try CheckerEndToEndTests.Mirror(root: repodata)
+        let mirror = try await CheckerEndToEndTests.Mirror(root: repodata)
         let work = NSTemporaryDirectory() + "imgsec-cs9-scan-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: work) }
         let origin = "http://cs9-mirror.imgsec.invalid/9-stream/AppStream/x86_64/os/"
-        let scan = try CLI.run(["scan", CLI.images + "/cs9.qcow2", "--details", "--format", "json", "--store", work + "/store.sqlite",
+        let scan = try await CLI.run(["scan", CLI.images + "/cs9.qcow2", "--details", "--format", "json", "--store", work + "/store.sqlite",
                                 "--mirror", "\(origin)=\(mirror.base)/"], environment: ["IMGSEC_CACHE_DIR": work + "/cache"])
         #expect(scan.status == 100, "\(scan.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: scan.stdoutBytes) as? [String: Any])
@@ -109,14 +109,14 @@ struct ImageScanEndToEndTests {
 
         // Real dnf on a copy of the image's root filesystem, its repository pointed at the same server.
         let root = work + "/root"
-        let copy = try CLI.run("/bin/cp", ["-a", CLI.images + "/rootfs-cs9", root])
+        let copy = try await CLI.run("/bin/cp", ["-a", CLI.images + "/rootfs-cs9", root])
         try #require(copy.status == 0, "\(copy.stderr)")
         let repo = root + "/etc/yum.repos.d/appstream.repo"
         try (try String(contentsOfFile: repo, encoding: .utf8)).replacingOccurrences(of: "http://cs9-mirror.imgsec.invalid/9-stream/AppStream/$basearch/os/", with: mirror.base + "/")
             .write(toFile: repo, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: work + "/home", withIntermediateDirectories: true)
         try "%_dbpath /var/lib/rpm\n".write(toFile: work + "/home/.rpmmacros", atomically: true, encoding: .utf8)
-        let dnf = try CLI.run("/usr/bin/dnf", ["--installroot=\(root)", "--config=\(root)/etc/dnf/dnf.conf", "--releasever=9",
+        let dnf = try await CLI.run("/usr/bin/dnf", ["--installroot=\(root)", "--config=\(root)/etc/dnf/dnf.conf", "--releasever=9",
                                                "--setopt=reposdir=\(root)/etc/yum.repos.d", "--setopt=cachedir=\(work)/dnf-cache",
                                                "--nogpgcheck", "-q", "check-update"], environment: ["HOME": work + "/home", "LC_ALL": "C.UTF-8"])
         #expect(dnf.status == 100, "\(dnf.stderr)")

@@ -17,7 +17,7 @@ struct InspectCLITests {
         try #require(try JSONSerialization.jsonObject(with: result.stdoutBytes) as? [String: Any])
     }
 
-    @Test func controlCharactersAGuestWroteAreShownEscapedInTablesAndErrorLinesAndKeptInJSON() throws {
+    @Test func controlCharactersAGuestWroteAreShownEscapedInTablesAndErrorLinesAndKeptInJSON() async throws {
         let root = NSTemporaryDirectory() + "imgsec-escapes-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         for dir in ["/etc/apt", "/var/lib/dpkg"] {
@@ -31,7 +31,7 @@ struct InspectCLITests {
         try "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"
             .write(toFile: root + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
 
-        let table = try CLI.run(["inspect", "--root", root])
+        let table = try await CLI.run(["inspect", "--root", root])
         let shown = table.stdout + table.stderr
         for raw: Unicode.Scalar in ["\u{1B}", "\u{07}", "\u{202E}"] {
             #expect(!shown.unicodeScalars.contains(raw), "U+\(String(raw.value, radix: 16)) reached the terminal: \(shown.debugDescription)")
@@ -39,12 +39,12 @@ struct InspectCLITests {
         #expect(table.stdout.contains("Debian \\x1b]0;owned\\x07\\u{202e}evil"), "\(table.stdout)")
         #expect(shown.contains("http://127.0.0.1:9/\\x1bc"), "\(shown)")
 
-        let json = try Self.json(try CLI.run(["inspect", "--root", root, "--format", "json"]))
+        let json = try Self.json(try await CLI.run(["inspect", "--root", root, "--format", "json"]))
         let os = try #require(((json["machines"] as? [[String: Any]])?.first)?["os"] as? [String: Any])
         #expect(os["productName"] as? String == pretty)
     }
 
-    @Test func aGuestsOverlongLineIsCutInTheTableAndWholeInJSON() throws {
+    @Test func aGuestsOverlongLineIsCutInTheTableAndWholeInJSON() async throws {
         let root = NSTemporaryDirectory() + "imgsec-long-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         for dir in ["/etc", "/var/lib/dpkg"] {
@@ -54,20 +54,20 @@ struct InspectCLITests {
         try "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"\(long)\"\n".write(toFile: root + "/etc/os-release", atomically: true, encoding: .utf8)
         try "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"
             .write(toFile: root + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
-        let table = try CLI.run(["inspect", "--root", root])
+        let table = try await CLI.run(["inspect", "--root", root])
         let os = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("  os ") }, "\(table.stdout.prefix(500))")
         #expect(os.count < 2100)
         #expect(os.hasSuffix("more characters)"))
-        let json = try Self.json(try CLI.run(["inspect", "--root", root, "--format", "json"]))
+        let json = try Self.json(try await CLI.run(["inspect", "--root", root, "--format", "json"]))
         let facts = try #require(((json["machines"] as? [[String: Any]])?.first)?["os"] as? [String: Any])
         #expect(facts["productName"] as? String == long)
     }
 
     /// `--launch-timeout` reaches the watchdog: under TCG an appliance needs ~15 s to start, so 1 s always runs out.
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
-    func anApplianceThatDoesNotStartWithinTheLaunchTimeoutIsStoppedWithItsCode() throws {
+    func anApplianceThatDoesNotStartWithinTheLaunchTimeoutIsStoppedWithItsCode() async throws {
         let started = Date()
-        let result = try CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", "1", "--format", "json"],
+        let result = try await CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", "1", "--format", "json"],
                                  environment: ["IMGSEC_CACHE_DIR": CLI.images + "/state"])
         #expect(result.status == 1, "\(result.stderr)")
         let errors = try #require(try Self.json(result)["errors"] as? [[String: Any]], "\(result.stdout)")
@@ -75,20 +75,20 @@ struct InspectCLITests {
         #expect(result.stderr.contains("appliance launch did not finish within 1 s"), "\(result.stderr)")
         #expect(Date().timeIntervalSince(started) < 60)
         for bad in ["0", "-3", "nan"] {
-            let usage = try CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", bad])
+            let usage = try await CLI.run(["inspect", CLI.images + "/deb12.qcow2", "--launch-timeout", bad])
             #expect(usage.status == 64, "--launch-timeout \(bad): \(usage.stderr)")
         }
     }
 
-    @Test func noInputIsAUsageError() throws {
-        let result = try CLI.run(["inspect"])
+    @Test func noInputIsAUsageError() async throws {
+        let result = try await CLI.run(["inspect"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("Name at least one image"))
     }
 
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
-    func aRootDirectoryListsWhatDpkgQueryLists() throws {
-        let result = try CLI.run(["inspect", "--root", CLI.images + "/rootfs-deb12", "--format", "json"])
+    func aRootDirectoryListsWhatDpkgQueryLists() async throws {
+        let result = try await CLI.run(["inspect", "--root", CLI.images + "/rootfs-deb12", "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let machines = try #require(try Self.json(result)["machines"] as? [[String: Any]])
         let machine = try #require(machines.first)
@@ -101,10 +101,10 @@ struct InspectCLITests {
     }
 
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
-    func badInputsAreOneErrorLineEachAndTheRestIsStillReported() throws {
+    func badInputsAreOneErrorLineEachAndTheRestIsStillReported() async throws {
         let missing = "/nonexistent/imgsec.qcow2"
         let notImage = CLI.images + "/notimage.img"
-        let result = try CLI.run(["inspect", missing, notImage, "--root", CLI.images + "/rootfs-mariner", "--format", "json"])
+        let result = try await CLI.run(["inspect", missing, notImage, "--root", CLI.images + "/rootfs-mariner", "--format", "json"])
         #expect(result.status == 1)
         let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         #expect(errorLines.count == 2)
@@ -119,8 +119,8 @@ struct InspectCLITests {
 
     /// One appliance for a good and a bad image: the JSON lists exactly dpkg-query's packages.
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
-    func anImageThroughTheCommandLine() throws {
-        let result = try CLI.run(["inspect", CLI.images + "/deb11.qcow2", CLI.images + "/empty.qcow2", "--format", "json"],
+    func anImageThroughTheCommandLine() async throws {
+        let result = try await CLI.run(["inspect", CLI.images + "/deb11.qcow2", CLI.images + "/empty.qcow2", "--format", "json"],
                                  environment: ["IMGSEC_CACHE_DIR": CLI.images + "/state"])
         #expect(result.status == 1)
         let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
@@ -135,8 +135,8 @@ struct InspectCLITests {
     }
 
     @Test(.enabled(if: CLI.imagesAvailable || CLI.imagesRequired, "test images are built by scripts/build-test-images.sh"))
-    func theTableNamesTheOSThePackageCountAndTheRepositories() throws {
-        let result = try CLI.run(["inspect", "--root", CLI.images + "/rootfs-centos7"])
+    func theTableNamesTheOSThePackageCountAndTheRepositories() async throws {
+        let result = try await CLI.run(["inspect", "--root", CLI.images + "/rootfs-centos7"])
         #expect(result.status == 0)
         let count = try Self.expected("centos7").count
         #expect(result.stdout.contains("centos 7"))

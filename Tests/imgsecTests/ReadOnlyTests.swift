@@ -11,7 +11,7 @@ struct ReadOnlyTests {
 
     /// Size, modification time (ns) and SHA-256 of each file, and of the files their qcow2 headers name as backing.
     static func state(_ paths: [String]) async throws -> [String: String] {
-        let sums = try await CLI.detached("/usr/bin/sha256sum", paths)
+        let sums = try await CLI.run("/usr/bin/sha256sum", paths)
         #expect(sums.status == 0, "\(sums.stderr)")
         var out: [String: String] = [:]
         for line in sums.stdout.split(separator: "\n") {
@@ -29,7 +29,7 @@ struct ReadOnlyTests {
     @Test func everyCommandThatOpensImagesLeavesThemAndTheirBackingFilesUnchanged() async throws {
         var paths = Self.images.map { CLI.images + "/" + $0 }
         // The backing file backing.qcow2 names (qemu-img info reads the header only).
-        let info = try CLI.run("/usr/bin/qemu-img", ["info", "--output=json", "-U", CLI.images + "/backing.qcow2"])
+        let info = try await CLI.run("/usr/bin/qemu-img", ["info", "--output=json", "-U", CLI.images + "/backing.qcow2"])
         let header = try #require(try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any], "\(info.stderr)")
         if let backing = header["full-backing-filename"] as? String ?? header["backing-filename"] as? String,
            FileManager.default.fileExists(atPath: backing), !paths.contains(backing) {
@@ -46,7 +46,7 @@ struct ReadOnlyTests {
             ["scan"] + images + ["--store", work + "/scan.sqlite", "--format", "json", "--offline"],
         ]
         for command in commands {
-            let run = try await CLI.detached(CLI.binary, command, environment: env)
+            let run = try await CLI.run(CLI.binary, command, environment: env)
             // Not vacuous: each command got to every image (a machine, or an error naming it).
             let json = try #require(try JSONSerialization.jsonObject(with: run.stdoutBytes) as? [String: Any], "\(command[0]): \(run.stderr)")
             let reported = (json["machines"] as? [[String: Any]] ?? []).flatMap { m in ["source", "machine", "name"].compactMap { m[$0] as? String } }

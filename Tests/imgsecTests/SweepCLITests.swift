@@ -8,7 +8,7 @@ struct SweepCLITests {
     typealias JSON = [String: Any]
 
     static func sweep(_ store: String, _ work: String, _ extra: [String] = []) async throws -> (CLI.Result, JSON) {
-        let run = try await CLI.detached(CLI.binary, ["sweep", work + "/store", "--allow-backing-file", "--store", store, "--format", "json", "-v"] + extra,
+        let run = try await CLI.run(CLI.binary, ["sweep", work + "/store", "--allow-backing-file", "--store", store, "--format", "json", "-v"] + extra,
                                          environment: ["IMGSEC_CACHE_DIR": work + "/cache"])
         let json = try #require(try JSONSerialization.jsonObject(with: run.stdoutBytes) as? JSON, "\(run.stderr)")
         return (run, json)
@@ -31,7 +31,7 @@ struct SweepCLITests {
         let work = NSTemporaryDirectory() + "imgsec-sweep-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let build = try await CLI.detached("/bin/bash", [CLI.repository.path + "/scripts/build-sweep-store.sh", work + "/store", "12"])
+        let build = try await CLI.run("/bin/bash", [CLI.repository.path + "/scripts/build-sweep-store.sh", work + "/store", "12"])
         try #require(build.status == 0, "\(build.stderr)")
         let storeDir = work + "/store"
         let store = work + "/imgsec.sqlite"

@@ -19,33 +19,33 @@ struct VersionCompareCLITests {
     }
 
     @Test(arguments: ["deb/dpkg_t-version.c.tsv", "deb/apt_compareversion_test.cc.tsv", "rpm/rpm_rpmvercmp.at.tsv"])
-    func batchModeAnswersEveryPublishedVector(file: String) throws {
+    func batchModeAnswersEveryPublishedVector(file: String) async throws {
         let rows = try Self.vectors("version-vectors/" + file)
         #expect(rows.count > 10)
         let scheme = file.hasPrefix("deb") ? "deb" : "rpm"
         let input = rows.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
-        let result = try CLI.run(["version", "compare", "--scheme", scheme, "--batch"], stdin: Data(input.utf8))
+        let result = try await CLI.run(["version", "compare", "--scheme", scheme, "--batch"], stdin: Data(input.utf8))
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(lines == rows.map(\.2))
     }
 
-    @Test func singleComparisonsPrintTheRelation() throws {
-        #expect(try CLI.run(["version", "compare", "--scheme", "deb", "1.0~rc1", "1.0"]).stdout == "<\n")
-        #expect(try CLI.run(["version", "compare", "--scheme", "deb", "1:0.9", "2.0"]).stdout == ">\n")
-        #expect(try CLI.run(["version", "compare", "--scheme", "rpm", "1.0^git1-1", "1.0-1"]).stdout == ">\n")
-        #expect(try CLI.run(["version", "compare", "--scheme", "rpm", "0:1.0-1", "1.0-1"]).stdout == "=\n")
+    @Test func singleComparisonsPrintTheRelation() async throws {
+        #expect(try await CLI.run(["version", "compare", "--scheme", "deb", "1.0~rc1", "1.0"]).stdout == "<\n")
+        #expect(try await CLI.run(["version", "compare", "--scheme", "deb", "1:0.9", "2.0"]).stdout == ">\n")
+        #expect(try await CLI.run(["version", "compare", "--scheme", "rpm", "1.0^git1-1", "1.0-1"]).stdout == ">\n")
+        #expect(try await CLI.run(["version", "compare", "--scheme", "rpm", "0:1.0-1", "1.0-1"]).stdout == "=\n")
     }
 
-    @Test func anInvalidLineIsAnErrorAndTheBatchGoesOn() throws {
-        let result = try CLI.run(["version", "compare", "--scheme", "deb", "--batch"], stdin: Data("1\t2\n1 0\t1\nno-tab\n3\t2\n".utf8))
+    @Test func anInvalidLineIsAnErrorAndTheBatchGoesOn() async throws {
+        let result = try await CLI.run(["version", "compare", "--scheme", "deb", "--batch"], stdin: Data("1\t2\n1 0\t1\nno-tab\n3\t2\n".utf8))
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
         #expect(lines[0] == "-1")
         #expect(lines[1].hasPrefix("error: ") && lines[1].contains("embedded spaces"))
         #expect(lines[2].hasPrefix("error: "))
         #expect(lines[3] == "1")
-        let single = try CLI.run(["version", "compare", "--scheme", "deb", ":1", "1"])
+        let single = try await CLI.run(["version", "compare", "--scheme", "deb", ":1", "1"])
         #expect(single.status == 1)
         #expect(single.stderr.contains("bad syntax"))
     }
@@ -53,11 +53,11 @@ struct VersionCompareCLITests {
     /// Real version strings from real Packages files, compared by imgsec and by apt's own implementation of
     /// dpkg's algorithm (python3-apt) — the expected answers come from the real tool, in one process.
     @Test(.enabled(if: Requirement.tool(Self.hasAptPkg), "needs python3-apt"))
-    func batchModeAgreesWithAptPkgOnRealVersions() throws {
-        let pairs = try realDebianPairs()
+    func batchModeAgreesWithAptPkgOnRealVersions() async throws {
+        let pairs = try await realDebianPairs()
         #expect(pairs.count > 5000)
         let input = Data((pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n").utf8)
-        let ours = try CLI.run(["version", "compare", "--scheme", "deb", "--batch"], stdin: input)
+        let ours = try await CLI.run(["version", "compare", "--scheme", "deb", "--batch"], stdin: input)
         let script = """
         import sys, apt_pkg
         apt_pkg.init_system()
@@ -69,14 +69,14 @@ struct VersionCompareCLITests {
             out.append("-1" if c < 0 else "1" if c > 0 else "0")
         print("\\n".join(out))
         """
-        let oracle = try CLI.run("/usr/bin/python3", ["-c", script], stdin: input)
+        let oracle = try await CLI.run("/usr/bin/python3", ["-c", script], stdin: input)
         #expect(oracle.status == 0, "\(oracle.stderr)")
         #expect(ours.stdout == oracle.stdout)
     }
 
     /// The same with rpm's own `rpm.labelCompare` (python3-rpm) on real EVRs from rpm databases.
     @Test(.enabled(if: Requirement.tool(FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/rpm")), "needs python3-rpm"))
-    func batchModeAgreesWithRpmLabelCompareOnRealVersions() throws {
+    func batchModeAgreesWithRpmLabelCompareOnRealVersions() async throws {
         var evrs: [String] = []
         let fm = FileManager.default
         let root = CLI.fixture("rpmdb")
@@ -92,7 +92,7 @@ struct VersionCompareCLITests {
         var pairs: [(String, String)] = []
         for i in 0..<evrs.count { pairs.append((evrs[i], evrs[(i * 7919 + 13) % evrs.count])); if i + 1 < evrs.count { pairs.append((evrs[i], evrs[i + 1])) } }
         let input = Data((pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n").utf8)
-        let ours = try CLI.run(["version", "compare", "--scheme", "rpm", "--batch"], stdin: input)
+        let ours = try await CLI.run(["version", "compare", "--scheme", "rpm", "--batch"], stdin: input)
         let script = """
         import sys, rpm
         def evr(s):
@@ -107,19 +107,19 @@ struct VersionCompareCLITests {
             out.append("-1" if c < 0 else "1" if c > 0 else "0")
         print("\\n".join(out))
         """
-        let oracle = try CLI.run("/usr/bin/python3", ["-c", script], stdin: input)
+        let oracle = try await CLI.run("/usr/bin/python3", ["-c", script], stdin: input)
         #expect(oracle.status == 0, "\(oracle.stderr)")
         #expect(ours.stdout == oracle.stdout)
     }
 
-    func realDebianPairs() throws -> [(String, String)] {
+    func realDebianPairs() async throws -> [(String, String)] {
         var versions: [String] = []
         let dir = CLI.fixture("version-vectors/deb/packages")
         for name in try FileManager.default.contentsOfDirectory(atPath: dir) where !name.hasSuffix(".md") {
             let path = dir + "/" + name
             let text: String
             if name.hasSuffix(".xz") {
-                text = try CLI.run("/usr/bin/xz", ["-dc", path]).stdout
+                text = try await CLI.run("/usr/bin/xz", ["-dc", path]).stdout
             } else {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             }
