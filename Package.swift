@@ -76,6 +76,6 @@ let package = Package(
         .testTarget(name: "OPSRunnerTests", dependencies: ["OPSRunner"]),
         .testTarget(name: "ExternalProgramsTests", dependencies: ["ExternalPrograms"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "UpdateEngine", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine"]),
+        .testTarget(name: "imgsecTests", dependencies: ["UpdateEngine", "ExternalPrograms"]),
     ]
 )

@@ -1,3 +1,4 @@
+import ExternalPrograms
 import Foundation
 
 /// Runs the built `imgsec` executable (`.build/debug/imgsec`, or IMGSEC_BIN) and collects its output.
@@ -20,44 +21,24 @@ enum CLI {
         try await run(binary, arguments, stdin: stdin, environment: environment)
     }
 
-    /// Runs a program and waits for it on a thread of its own, never on one of the cooperative pool's few
-    /// threads: a test that held one for a minute-long appliance launch starved every other suite's async
-    /// work (gpgv's time limit ran out while its completion waited for a thread).
+    /// Runs a program through imgsec's own runner (swift-subprocess: the child is watched asynchronously,
+    /// no thread of the cooperative pool waits for it). Foundation's `Process` was used here before: with many
+    /// tests starting programs at once, `waitUntilExit` now and then never saw its child's exit (the child a
+    /// zombie, the test hung); and a test that waited synchronously held one of the pool's two threads.
     static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Swift.Result { try runBlocking(executable, arguments, stdin: stdin, environment: environment) })
-            }.start()
-        }
-    }
-
-    private static func runBlocking(_ executable: String, _ arguments: [String], stdin: Data?, environment: [String: String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe(), input = Pipe()
-        let errPath = NSTemporaryDirectory() + "imgsec-cli-stderr-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        let writer = Thread {
-            if let stdin { input.fileHandleForWriting.write(stdin) }
-            try? input.fileHandleForWriting.close()
+        let program = ExternalProgram(executable, arguments, environment: env, input: stdin.map { [UInt8]($0) },
+                                      timeLimit: .seconds(3600), outputLimit: 1 << 30)
+        let output = try await ProgramRunner.run(program)
+        let status: Int32
+        switch output.status {
+        case .exited(let code): status = code
+        case .signalled(let signal): status = 128 + signal
         }
-        writer.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        try? err.close()
-        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: outData)
+        let out = Data(output.standardOutput)
+        return Result(status: status, stdout: String(decoding: out, as: UTF8.self),
+                      stderr: String(decoding: output.standardError, as: UTF8.self), stdoutBytes: out)
     }
 
     static func fixture(_ relative: String) -> String { repository.appendingPathComponent("fixtures/" + relative).path }
