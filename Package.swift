@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ImageInspect", targets: ["ImageInspect"]),
         .library(name: "OPSRunner", targets: ["OPSRunner"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Libvirt", targets: ["Libvirt"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +23,9 @@ let package = Package(
         // C modules: no logic, one importer each.
         // Headers only: libguestfs is opened with dlopen on first use, not linked (see its shim.h).
         .systemLibrary(name: "CGuestfs", path: "Sources/CGuestfs", providers: [.apt(["libguestfs-dev"])]),
+        // Headers only: libvirt is opened with dlopen when a pool is first read, not linked (see its shim.h). No
+        // pkgConfig: its --libs would link libvirt into every process.
+        .systemLibrary(name: "CLibvirt", path: "Sources/CLibvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
@@ -55,6 +59,8 @@ let package = Package(
         .target(
             name: "ImageInspect",
             dependencies: ["CGuestfs", "UpdateEngine", "ExternalPrograms", .product(name: "Logging", package: "swift-log")]),
+        // libvirt: storage pools now; the Online Penetration Suite's domains later. Read-only connections.
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "UpdateEngine"]),
         // Online Penetration Suite.
         .target(
             name: "OPSRunner",
@@ -62,7 +68,7 @@ let package = Package(
         // The machine pipeline every front end uses: sources → inspection → parsed machine → register → check.
         .target(
             name: "Pipeline",
-            dependencies: ["UpdateEngine", "ImageInspect", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["UpdateEngine", "ImageInspect", "Libvirt", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "imgsec",
             dependencies: [

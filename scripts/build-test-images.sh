@@ -10,6 +10,7 @@
 # Images:
 #   deb12.qcow2      Debian 12 minbase + openssh-server, GPT-partitioned disk, qcow2
 #   deb12.raw        the same root filesystem as a bare ext4 (no partition table), raw
+#   deb12-nosec.qcow2  deb12.raw with the security archive removed from its apt sources, qcow2
 #   deb11.qcow2      Debian 11 minbase, MBR-partitioned, qcow2
 #   deb12-lvm.qcow2  Debian 12 with its root on an LVM logical volume
 #   mariner.qcow2    rpm family: a CBL-Mariner 2.0 root with its real rpmdb.sqlite
@@ -137,6 +138,26 @@ if ! fresh deb12.raw; then
   cp --sparse=always fs-deb12.ext4 deb12.raw.tmp
   publish deb12.raw
   cp deb12.expected.tsv deb12-raw.expected.tsv 2>/dev/null || true
+fi
+
+# deb12 whose apt sources name no security archive (its security stanza removed with debugfs, no mount): the
+# image the gate passes and libvirt starts, since none of its pending updates can be a security one.
+if ! fresh deb12-nosec.qcow2; then
+  cp --sparse=always deb12.raw fs-nosec.ext4.tmp
+  nosec=$(mktemp)
+  awk 'BEGIN { RS = ""; ORS = "\n\n" } !/debian-security/' rootfs-deb12/etc/apt/sources.list.d/debian.sources > "$nosec"
+  grep -q debian-security "$nosec" && { echo "build-test-images.sh: security stanza still in $nosec" >&2; exit 1; }
+  printf 'rm /etc/apt/sources.list.d/debian.sources\nwrite %s /etc/apt/sources.list.d/debian.sources\n' "$nosec" \
+    | debugfs -w -f - fs-nosec.ext4.tmp >/dev/null 2>&1
+  rm -f "$nosec"
+  written=$(debugfs -R 'cat /etc/apt/sources.list.d/debian.sources' fs-nosec.ext4.tmp 2>/dev/null)
+  if ! grep -q '^URIs:' <<<"$written" || grep -q debian-security <<<"$written"; then
+    echo "build-test-images.sh: debugfs did not rewrite the sources of deb12-nosec" >&2; exit 1
+  fi
+  qemu-img convert -O qcow2 fs-nosec.ext4.tmp deb12-nosec.qcow2.tmp
+  rm -f fs-nosec.ext4.tmp
+  cp deb12.expected.tsv deb12-nosec.expected.tsv
+  publish deb12-nosec.qcow2
 fi
 rm -f fs-deb12.ext4
 cp deb12.expected.tsv deb12-lvm.expected.tsv; cp deb12.os deb12-lvm.os; cp deb12.expected.tsv deb12-raw.expected.tsv; cp deb12.os deb12-raw.os
@@ -271,8 +292,9 @@ if ! fresh luks.qcow2; then
 fi
 
 fresh empty.qcow2 || { qemu-img create -q -f qcow2 empty.qcow2.tmp 256M && publish empty.qcow2; }
-rm -f backing.qcow2; qemu-img create -q -f qcow2 -b deb12.qcow2 -F qcow2 backing.qcow2
-echo "this is not a disk image" > notimage.img
+# Made once: rewritten on every run, their mtimes would change under a test that is reading them.
+fresh backing.qcow2 || { qemu-img create -q -f qcow2 -b deb12.qcow2 -F qcow2 backing.qcow2.tmp && publish backing.qcow2; }
+fresh notimage.img || { echo "this is not a disk image" > notimage.img.tmp && publish notimage.img; }
 # A frozen copy of the indexes the Debian images use, served on 127.0.0.1 by the end-to-end tests.
 "$here/freeze-debian-indexes.sh" "$out/frozen-mirror" >/dev/null
 echo "$out"

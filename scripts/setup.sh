@@ -13,7 +13,13 @@ source "$here/lib.sh"
 imgsec_apt_install \
   libguestfs-dev libguestfs-tools libguestfs-xfs linux-image-amd64 supermin qemu-system-x86 qemu-utils \
   libsqlite3-dev libxml2 zlib1g-dev liblzma-dev libzstd-dev libbz2-dev libssl3 libcurl4 pkg-config \
-  debootstrap gpgv gpg debian-archive-keyring nmap xz-utils zstd bzip2 fdisk e2fsprogs lvm2 cryptsetup-bin dpkg-dev rpm dnf python3-rpm python3-apt sqlite3
+  debootstrap gpgv gpg debian-archive-keyring nmap xz-utils zstd bzip2 fdisk e2fsprogs lvm2 cryptsetup-bin dpkg-dev rpm dnf python3-rpm python3-apt sqlite3 \
+  libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+
+# libvirt's qemu driver will not start without the user its guests run as (libvirt-daemon-system, which also
+# installs init scripts and the default NAT network, would create it; imgsec needs neither).
+getent passwd libvirt-qemu >/dev/null || useradd --system --user-group --no-create-home --home-dir /var/lib/libvirt \
+  --shell /usr/sbin/nologin libvirt-qemu
 
 # libguestfs builds its appliance (supermin) on first use: do it now, under TCG, so the first inspection
 # is not slowed down (and a host whose KVM cannot run guests does not hang here).

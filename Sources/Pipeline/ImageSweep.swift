@@ -21,6 +21,11 @@ public struct SweepOptions: Sendable {
 public struct SweptMachine: Sendable {
     public var check: MachineCheck
     public var packageCount: Int
+
+    public init(check: MachineCheck, packageCount: Int) {
+        self.check = check
+        self.packageCount = packageCount
+    }
 }
 
 /// What a sweep says about one image.
@@ -33,6 +38,13 @@ public struct SweepRow: Sendable {
     public var diagnostics: [Diagnostic]
     /// True when the image was unchanged since the last sweep and was not opened.
     public var unchanged: Bool
+
+    public init(image: String, machines: [SweptMachine], diagnostics: [Diagnostic], unchanged: Bool) {
+        self.image = image
+        self.machines = machines
+        self.diagnostics = diagnostics
+        self.unchanged = unchanged
+    }
 
     /// Something about this image is an error: it was not read, a machine of it was not registered, or a
     /// check failed.

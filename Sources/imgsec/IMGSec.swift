@@ -10,7 +10,7 @@ struct IMGSec: AsyncParsableCommand {
         Exit codes: 0 success; 1 something failed (each failing image or repository is one line on stderr, \
         the others are still reported); 64 usage error.
         """,
-        subcommands: [InspectCommand.self, RegisterCommand.self, CheckCommand.self, ScanCommand.self, SweepCommand.self, WhyCommand.self, MachinesCommand.self, VersionCommand.self])
+        subcommands: [InspectCommand.self, RegisterCommand.self, CheckCommand.self, ScanCommand.self, SweepCommand.self, GateCommand.self, LibvirtHookCommand.self, WhyCommand.self, MachinesCommand.self, VersionCommand.self])
 }
 
 /// Options every command takes.

@@ -17,6 +17,8 @@ struct SweepCommand: AsyncParsableCommand {
         """)
 
     @Argument(help: "Folders (walked recursively) and image files.") var paths: [String] = []
+    @Option(name: .long, help: "A libvirt storage pool whose volumes are swept (with or instead of paths).") var pool: String?
+    @Option(name: .long, help: "The libvirt URI of --pool (default: libvirt's, qemu:///system for root); read-only.") var connect: String?
     @Option(name: .long, help: "Appliances run at once (default: one per core).") var jobs: Int?
     @Flag(name: .long, help: "Reopen every image, even those unchanged since the last sweep.") var reinspect = false
     @OptionGroup var inspection: InspectionOptions
@@ -26,14 +28,23 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if paths.isEmpty { throw ValidationError("Name at least one folder or image.") }
+        if paths.isEmpty && pool == nil { throw ValidationError("Name at least one folder or image, or a --pool.") }
+        if connect != nil && pool == nil { throw ValidationError("--connect names the libvirt of a --pool; give --pool too.") }
         if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64.") }
     }
 
     func run() async throws {
         let logger = global.bootstrapLogging()
         let (c, store) = try checker.makeChecker(logger: logger)
-        let found = ImageDiscovery.find(paths)
+        var found = ImageDiscovery.find(paths)
+        if let pool {
+            let volumes = await LibvirtSources.pool(pool, uri: connect)
+            let known = Set(found.images)
+            found.images += volumes.images.filter { !known.contains($0) }
+            found.ignored += volumes.ignored
+            found.failures += volumes.failures
+            logger.info("storage pool read", metadata: ["pool": "\(pool)", "volumes": "\(volumes.images.count)"])
+        }
         logger.info("images found", metadata: ["images": "\(found.images.count)", "ignored": "\(found.ignored.count)"])
         for file in found.ignored { logger.debug("not a disk image, left alone", metadata: ["file": "\(file)"]) }
         var options = SweepOptions()

@@ -60,6 +60,10 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public static let repoNoMirror: DiagnosticCode = "repo.no-mirror"
     public static let repoRefusedURL: DiagnosticCode = "repo.refused-url"
 
+    // libvirt (storage pools, the hook's domain).
+    public static let libvirtFailed: DiagnosticCode = "libvirt.failed"
+    public static let libvirtUnsupportedDisk: DiagnosticCode = "libvirt.unsupported-disk"
+
     // The store and the rest.
     public static let storeFailed: DiagnosticCode = "store.failed"
     public static let internalError: DiagnosticCode = "internal"
@@ -72,7 +76,7 @@ public struct DiagnosticCode: RawRepresentable, Sendable, Hashable, Codable, Cus
         dpkgStatusMissing, dpkgStatusInvalid, dpkgStatusWarning, rpmdbInvalid, rpmdbUnsupported, rpmdbTooLarge,
         aptSourcesInvalid, aptConfigInvalid, yumConfigInvalid,
         repoUnreachable, repoNotFound, repoBadSignature, repoNotSigned, repoExpired, repoHashMismatch, repoMalformed,
-        repoNoMirror, repoRefusedURL, storeFailed, internalError,
+        repoNoMirror, repoRefusedURL, libvirtFailed, libvirtUnsupportedDisk, storeFailed, internalError,
     ]
 }
 
