@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds a Debian 12 demo image (once), and scans it: which of its
-# packages need updates, of which significance, against the Debian mirror this machine's apt configuration
-# names. When that mirror cannot be reached, the real fixture indexes are served on 127.0.0.1 instead.
+# The main job: installs what is needed, builds a Debian 12 demo image (once), and sweeps an image store made of
+# it and three qcow2 clones of it (one appliance; the clones share one computed answer): which packages need
+# updates, of which significance, against the Debian mirror this machine's apt configuration names. Then the
+# pre-start gate of the image (answered from the store), and its pending updates in detail. When that mirror
+# cannot be reached, the real fixture indexes are served on 127.0.0.1 instead. Run again, nothing is reopened.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -26,10 +28,22 @@ if ! python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1],
   args+=(--mirror "$mirror=http://127.0.0.1:$port/debian" --ignore-valid-until)
   [ -n "$security" ] && args+=(--mirror "$security=http://127.0.0.1:$port/debian-security")
 fi
-echo "\$ imgsec scan --details $image" >&2
-set +e
-"$bin" scan --details "${args[@]}" "$image"
-rc=$?
-set -e
-# 100 means "updates pending": the demo ran as it should.
-[ $rc = 0 ] || [ $rc = 100 ] || exit $rc
+# The image store: the demo image and three clones of it (overlays; the image is linked, never written).
+demo=$(dirname "$IMGSEC_STORE")/images
+mkdir -p "$demo"
+[ -e "$demo/deb12.qcow2" ] || ln "$image" "$demo/deb12.qcow2" 2>/dev/null || cp --reflink=auto "$image" "$demo/deb12.qcow2"
+# Made under a hidden name (a sweep skips hidden files) and renamed: an interrupted run leaves no half clone.
+rm -f "$demo"/.clone-*.tmp
+for i in 1 2 3; do
+  [ -e "$demo/clone-$i.qcow2" ] && continue
+  qemu-img create -q -f qcow2 -F qcow2 -b deb12.qcow2 "$demo/.clone-$i.tmp"
+  mv "$demo/.clone-$i.tmp" "$demo/clone-$i.qcow2"
+done
+# 100 means "updates pending", 2 "the gate fails the image": the demo ran as it should.
+expect() { local rc=0; "$@" || rc=$?; for ok in 0 100 2; do [ $rc = $ok ] && return 0; done; exit $rc; }
+echo "\$ imgsec sweep $demo --allow-backing-file" >&2
+expect "$bin" sweep "$demo" --allow-backing-file "${args[@]}"
+echo "\$ imgsec gate $demo/deb12.qcow2" >&2
+expect "$bin" gate "$demo/deb12.qcow2" "${args[@]}"
+echo "\$ imgsec check --details $demo/deb12.qcow2" >&2
+expect "$bin" check --details "${args[@]}" "$demo/deb12.qcow2"
